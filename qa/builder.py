@@ -1,0 +1,81 @@
+"""Whole-index operations behind `qa build`, `qa add` and `qa remove`, each under the build lock."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from qa.embed import Embedder, default_embedder
+from qa.index import IndexNotReady, build_lock, corpus_fingerprint, load_index, read_manifest, write_index
+from qa.ingest import load_corpus, load_paths
+from qa.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, force: bool = False,
+          progress: bool = False) -> dict:
+    """Index every report in the corpus folder; leaves an up-to-date index alone unless forced."""
+    embedder = embedder or default_embedder()
+    with build_lock(index_dir):
+        loaded = load_corpus(corpus_dir)
+        if not loaded.documents:
+            raise ValueError(f"no readable reports in {corpus_dir}")
+        skipped = [(str(p), reason) for p, reason in loaded.errors]
+        manifest = read_manifest(index_dir)
+        if (not force and manifest and manifest.get("corpus_fingerprint") == corpus_fingerprint(loaded.documents)
+                and manifest.get("model") == embedder.name):
+            folder = index_dir / (index_dir / "CURRENT").read_text().strip()
+            return {"up_to_date": True, "version": folder.name, "documents": manifest["documents"],
+                    "passages": manifest["passages"], "skipped": skipped}
+        summary = write_index(loaded.documents, index_dir, embedder, progress=progress)
+        return summary | {"skipped": skipped}
+
+
+def add(paths: list[Path], index_dir: Path, embedder: Embedder | None = None) -> dict:
+    """Add or replace documents in the live index; only their new passages are embedded."""
+    embedder = embedder or default_embedder()
+    with build_lock(index_dir):
+        index = load_index(index_dir, embedder.name)
+        loaded = load_paths(paths)
+        documents = dict(index.documents)
+        known = {d.fingerprint: d.id for d in documents.values()}
+        skipped = [(str(p), reason) for p, reason in loaded.errors]
+        added = []
+        for document in loaded.documents:
+            if document.fingerprint in known and known[document.fingerprint] != document.id:
+                skipped.append((document.source, f"duplicate of indexed document {known[document.fingerprint]}"))
+                continue
+            documents[document.id] = document
+            added.append(document.id)
+        if not added:
+            return {"added": [], "skipped": skipped, "version": index.version,
+                    "documents": len(documents), "passages": len(index.passages), "embedded": 0}
+        summary = write_index(list(documents.values()), index_dir, embedder)
+        return summary | {"added": added, "skipped": skipped}
+
+
+def remove(document_ids: list[str], index_dir: Path, embedder: Embedder | None = None) -> dict:
+    """Take documents out of the live index."""
+    embedder = embedder or default_embedder()
+    with build_lock(index_dir):
+        index = load_index(index_dir, embedder.name)
+        unknown = [d for d in document_ids if d not in index.documents]
+        if unknown:
+            raise ValueError(f"no such document(s): {', '.join(unknown)}; see `GET /api/documents` for ids")
+        documents = [d for d in index.documents.values() if d.id not in set(document_ids)]
+        summary = write_index(documents, index_dir, embedder)
+        return summary | {"removed": list(document_ids)}
+
+
+def ensure_index(index_dir: Path, corpus_dir: Path) -> None:
+    """Build the index when there is none (first start of the service)."""
+    if read_manifest(index_dir) is None:
+        log.warning("no index at %s: building it from %s", index_dir, corpus_dir)
+        build(corpus_dir, index_dir, progress=True)
+
+
+def open_pipeline(index_dir: Path) -> Pipeline:
+    try:
+        return Pipeline(index_dir)
+    except IndexNotReady:
+        raise

@@ -1,0 +1,203 @@
+"""The `qa` command: build, add, remove, ask, serve, eval (see CONTRACT.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INDEX = PROJECT_ROOT / "index_store"
+DEFAULT_CORPUS = PROJECT_ROOT / "corpus"
+DEFAULT_GOLD = PROJECT_ROOT / "eval" / "gold.jsonl"
+
+log = logging.getLogger("qa")
+
+
+class CliError(Exception):
+    """A failure with a one-line reason for stderr."""
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from qa.builder import build
+
+    summary = build(Path(args.corpus), Path(args.index), force=args.force, progress=not args.quiet)
+    for path, reason in summary.get("skipped", []):
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if summary.get("up_to_date"):
+        print(f"index up to date: {summary['documents']} documents, {summary['passages']} passages ({summary['version']})")
+    else:
+        print(f"built {summary['version']}: {summary['documents']} documents, {summary['passages']} passages, "
+              f"{summary['embedded']} embedded, {summary['build_seconds']} s")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from qa.builder import add
+
+    summary = add([Path(p) for p in args.paths], Path(args.index))
+    for path, reason in summary.get("skipped", []):
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"added {', '.join(summary['added']) or 'nothing'}; index {summary['version']}: "
+          f"{summary['documents']} documents, {summary['passages']} passages, {summary['embedded']} embedded")
+    return 0 if summary["added"] else 1
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.builder import remove
+
+    summary = remove(args.document_ids, Path(args.index))
+    print(f"removed {', '.join(summary['removed'])}; index {summary['version']}: "
+          f"{summary['documents']} documents, {summary['passages']} passages")
+    return 0
+
+
+def _print_reply(reply: dict) -> None:
+    answer = reply["answer"]
+    if answer:
+        print(f"Answer: {answer['text']}   (confidence {answer['confidence']:.2f})")
+        for step in answer.get("history", []):
+            print(f"  {step['year']}: {step['grade']}  [{step['passage_id']}]")
+    else:
+        print("Not found in the reports. The closest passages:")
+    if reply.get("filters_applied"):
+        print(f"Filters: {json.dumps(reply['filters_applied'])}")
+    for passage in reply["passages"]:
+        print(f"\n[{passage['rank']}] {passage['citation']}  (score {passage['score']:.2f})")
+        if passage.get("section"):
+            print(f"    {passage['section']}")
+        print(textwrap.indent(textwrap.fill(passage["text"], 100), "    "))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.builder import open_pipeline
+
+    pipeline = open_pipeline(Path(args.index))
+    try:
+        reply = pipeline.ask(args.question, top_k=args.top_k)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(reply, ensure_ascii=False, indent=2))
+    else:
+        _print_reply(reply)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.builder import ensure_index
+    from web.serve import serve
+
+    ensure_index(Path(args.index), Path(args.corpus))
+    serve(Path(args.index), host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.runner import main as run_eval
+
+    return run_eval(gold=Path(args.gold), index_dir=Path(args.index), as_json=args.json,
+                    report_dir=Path(args.report) if args.report else None, floors=args.check_floors)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from eval.runner import calibrate
+
+    return calibrate(gold=Path(args.gold), index_dir=Path(args.index))
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="qa",
+        description="Cited, extractive answers from children's services inspection reports, offline.",
+        epilog="Start with `qa build`, then `qa ask \"How were care leavers rated in 2024?\"` or `qa serve`.",
+    )
+    root.add_argument("-v", "--verbose", action="store_true", help="log progress and timings to stderr")
+    sub = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--index", default=str(DEFAULT_INDEX), metavar="DIR",
+                       help=f"index folder (default: {DEFAULT_INDEX.relative_to(PROJECT_ROOT)}/)")
+        return p
+
+    p = with_index(sub.add_parser("build", help="build or update the index from the corpus",
+                                  description="Read every report in the corpus folder, clean it, split it into "
+                                              "passages, embed them and write the dense and lexical indexes. "
+                                              "Unchanged passages reuse their embeddings; an unchanged corpus "
+                                              "is left as it is."))
+    p.add_argument("--corpus", default=str(DEFAULT_CORPUS), metavar="DIR",
+                   help=f"folder of reports (.txt, .md, .pdf, .html; default: {DEFAULT_CORPUS.relative_to(PROJECT_ROOT)}/)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the corpus has not changed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_build)
+
+    p = with_index(sub.add_parser("add", help="add or replace reports without a full rebuild",
+                                  description="Add report files to the live index (a file whose name matches an "
+                                              "indexed document replaces it). Only new passages are embedded."))
+    p.add_argument("paths", nargs="+", metavar="PATH", help="report files (.txt, .md, .pdf, .html)")
+    p.set_defaults(func=cmd_add)
+
+    p = with_index(sub.add_parser("remove", help="take reports out of the index",
+                                  description="Remove documents by id (see GET /api/documents)."))
+    p.add_argument("document_ids", nargs="+", metavar="DOCUMENT_ID")
+    p.set_defaults(func=cmd_remove)
+
+    p = with_index(sub.add_parser("ask", help="answer one question",
+                                  description="Answer a question from the reports, citing document, date and "
+                                              "paragraph. A year in the question ('in 2024') filters the reports."))
+    p.add_argument("question", metavar="QUESTION")
+    p.add_argument("--top-k", type=int, default=5, metavar="N", help="passages to show, 1..20 (default 5)")
+    p.add_argument("--json", action="store_true", help="print the /api/ask JSON reply")
+    p.set_defaults(func=cmd_ask)
+
+    p = with_index(sub.add_parser("serve", help="the web page and the JSON API",
+                                  description="Serve the staff web page and the JSON API with waitress. "
+                                              "Builds the index first when there is none."))
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    p.add_argument("--corpus", default=str(DEFAULT_CORPUS), metavar="DIR", help="corpus to build from if no index")
+    p.set_defaults(func=cmd_serve)
+
+    p = with_index(sub.add_parser("eval", help="the offline evaluation over gold Q&A pairs",
+                                  description="Retrieval hit@k and MRR, exact match and F1, abstention, "
+                                              "calibration, per-kind breakdown and latency, with dense-only "
+                                              "and BM25-only retrieval beside the hybrid."))
+    p.add_argument("--gold", default=str(DEFAULT_GOLD), metavar="FILE", help="gold JSONL (default eval/gold.jsonl)")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--report", metavar="DIR", help="write a markdown report with plots to DIR")
+    p.add_argument("--check-floors", action="store_true", help="exit 1 when a figure falls below eval/floors.json")
+    p.set_defaults(func=cmd_eval)
+
+    p = with_index(sub.add_parser("calibrate", help="refit the answer confidence on the gold set",
+                                  description="Fit the confidence calibration on the gold set and save it to "
+                                              "qa/calibration.json."))
+    p.add_argument("--gold", default=str(DEFAULT_GOLD), metavar="FILE")
+    p.set_defaults(func=cmd_calibrate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    _offline()
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from qa.index import IndexBusy, IndexNotReady
+
+    try:
+        return args.func(args)
+    except (CliError, IndexBusy, IndexNotReady, FileNotFoundError, ValueError) as exc:
+        print(f"qa {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"qa {args.command}: interrupted", file=sys.stderr)
+        return 130

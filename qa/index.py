@@ -1,0 +1,320 @@
+"""Build, save, load and search the dense (FAISS) and lexical (BM25) indexes in index_store/.
+
+Layout, like bm25s's own folders of plain named files:
+
+    index_store/CURRENT            name of the live version folder (replaced atomically)
+    index_store/<version>/manifest.json   model, dimension, corpus fingerprint, format version, counts
+    index_store/<version>/documents.jsonl cleaned documents with paragraphs and judgements
+    index_store/<version>/passages.jsonl  passages in index order
+    index_store/<version>/vectors.npy     passage embeddings (also the cache for the next build)
+    index_store/<version>/dense.faiss     FAISS index over the vectors
+    index_store/<version>/bm25/           bm25s index over stemmed tokens
+
+A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
+index in place; a lock file refuses a second build while one runs.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import bm25s
+import faiss
+import numpy as np
+
+from qa.chunk import split_document
+from qa.embed import Embedder
+from qa.text import tokens
+from qa.types import Document, Judgement, Paragraph, Passage
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+PIPELINE_VERSION = "clean-1/chunk-1"  # bump when cleaning or chunking changes what passages say
+KEEP_VERSIONS = 2
+
+
+class IndexNotReady(RuntimeError):
+    """The index is missing, stale or from another model; the message says what to run."""
+
+
+class IndexBusy(RuntimeError):
+    """Another build or update holds the lock."""
+
+
+@dataclass
+class Index:
+    """A loaded index: documents, passages, their vectors and both search structures."""
+
+    path: Path
+    manifest: dict
+    documents: dict[str, Document]
+    passages: list[Passage]
+    vectors: np.ndarray
+    dense: faiss.Index
+    lexical: bm25s.BM25 | None
+    passage_rows: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.passage_rows = {p.id: i for i, p in enumerate(self.passages)}
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    def search_dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and cosine similarities of the k nearest passages (only rows in `allowed`, when given)."""
+        k = min(k, len(self.passages))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+            k = min(k, len(allowed))
+        scores, rows = self.dense.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep], scores[0][keep]
+
+    def search_lexical(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and BM25 scores of the k best lexical matches (zero scores dropped)."""
+        if self.lexical is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        vocab = self.lexical.vocab_dict
+        known = [t for t in query_tokens if t in vocab]
+        if not known:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = self.lexical.get_scores(known)
+        if allowed is not None:
+            mask = np.zeros(len(scores), dtype=bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        rows = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        rows = rows[np.argsort(-scores[rows])]
+        rows = rows[scores[rows] > 0]
+        return rows, scores[rows].astype(np.float32)
+
+
+# ---------------------------------------------------------------- serialisation
+
+def _document_to_json(document: Document) -> dict:
+    return asdict(document)
+
+
+def _document_from_json(data: dict) -> Document:
+    data = dict(data)
+    data["paragraphs"] = tuple(Paragraph(**p) for p in data.get("paragraphs", ()))
+    data["judgements"] = tuple(Judgement(**j) for j in data.get("judgements", ()))
+    return Document(**data)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def passage_key(passage: Passage, title: str) -> str:
+    """Content hash of what is embedded: equal keys, equal vectors."""
+    return hashlib.sha1(f"{FORMAT_VERSION}\x00{passage.index_text(title)}".encode()).hexdigest()
+
+
+def corpus_fingerprint(documents: list[Document]) -> str:
+    digest = hashlib.sha256(PIPELINE_VERSION.encode())
+    for document in sorted(documents, key=lambda d: d.id):
+        meta = (document.id, document.fingerprint, document.title, document.kind, document.authority,
+                document.date, document.period_start, document.period_end)
+        digest.update(json.dumps(meta).encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- locations
+
+def current_version(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / "manifest.json").exists() else None
+
+
+def read_manifest(index_dir: Path) -> dict | None:
+    folder = current_version(index_dir)
+    if folder is None:
+        return None
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Only one build or update at a time; a second is refused, not queued or interleaved."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(index_dir / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise IndexBusy(f"another build or update is running on {index_dir} ({holder}); wait for it to finish")
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.seek(0)
+        handle.truncate()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+# ---------------------------------------------------------------- writing
+
+def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
+    """Vectors of the live index by content key, so unchanged passages are not embedded again."""
+    folder = current_version(index_dir)
+    if folder is None:
+        return {}
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        keys = manifest.get("passage_keys") or []
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        log.warning("not reusing vectors from %s: %s", folder, exc)
+        return {}
+    if len(keys) != len(vectors):
+        return {}
+    return {key: vectors[i] for i, key in enumerate(keys)}
+
+
+def dense_index_for(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search: fast enough at this size and exact."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, progress: bool = False) -> dict:
+    """Write a new index version for these documents and make it the live one. Caller holds the lock."""
+    started = time.perf_counter()
+    titles = {d.id: d.title for d in documents}
+    passages = [p for d in documents for p in split_document(d)]
+    keys = [passage_key(p, titles[p.document_id]) for p in passages]
+    cache = _cached_vectors(index_dir)
+    missing = [i for i, key in enumerate(keys) if key not in cache]
+    log.info("%d passages from %d documents; %d to embed, %d reused", len(passages), len(documents),
+             len(missing), len(passages) - len(missing))
+    vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+    for i, key in enumerate(keys):
+        if key in cache:
+            vectors[i] = cache[key]
+    if missing:
+        fresh = embedder.encode([passages[i].index_text(titles[passages[i].document_id]) for i in missing],
+                                show_progress=progress)
+        vectors[missing] = fresh
+
+    fingerprint = corpus_fingerprint(documents)
+    staging = index_dir / f".staging-{os.getpid()}-{int(time.time() * 1000)}"
+    staging.mkdir(parents=True)
+    try:
+        _write_jsonl(staging / "documents.jsonl", [_document_to_json(d) for d in documents])
+        _write_jsonl(staging / "passages.jsonl", [p.to_dict() for p in passages])
+        np.save(staging / "vectors.npy", vectors)
+        faiss.write_index(dense_index_for(vectors), str(staging / "dense.faiss"))
+        if passages:
+            lexical = bm25s.BM25()
+            lexical.index([tokens(p.index_text(titles[p.document_id])) or ["_"] for p in passages],
+                          show_progress=False)
+            lexical.save(str(staging / "bm25"))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "pipeline_version": PIPELINE_VERSION,
+            "model": embedder.name,
+            "dimension": embedder.dimension,
+            "corpus_fingerprint": fingerprint,
+            "documents": len(documents),
+            "passages": len(passages),
+            "embedded": len(missing),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "build_seconds": round(time.perf_counter() - started, 3),
+            "passage_keys": keys,
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{fingerprint[:8]}"
+        final = index_dir / version
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_current(index_dir, version)
+    _prune(index_dir, keep=version)
+    log.info("index %s written in %.1f s", version, time.perf_counter() - started)
+    return {key: value for key, value in manifest.items() if key != "passage_keys"} | {"version": version}
+
+
+def _swap_current(index_dir: Path, version: str) -> None:
+    tmp = index_dir / f".CURRENT.{os.getpid()}"
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(version)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / "CURRENT")
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Drop old versions (keeping the newest few for readers still on them) and dead staging folders."""
+    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v"))
+    for old in versions[:-KEEP_VERSIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for staging in index_dir.glob(".staging-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- reading
+
+def load_index(index_dir: Path, model: str | None = None) -> Index:
+    """The live index; refuses a missing or mismatched one with the command that fixes it."""
+    folder = current_version(index_dir)
+    if folder is None:
+        raise IndexNotReady(f"no index at {index_dir}: run `qa build`")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexNotReady(f"index at {index_dir} has format {manifest.get('format_version')}, "
+                          f"this version reads {FORMAT_VERSION}: run `qa build`")
+    if model and manifest.get("model") != model:
+        raise IndexNotReady(f"index at {index_dir} was built with {manifest.get('model')}, not {model}: run `qa build`")
+    documents = {d["id"]: _document_from_json(d) for d in _read_jsonl(folder / "documents.jsonl")}
+    passages = [Passage(**p) for p in _read_jsonl(folder / "passages.jsonl")]
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    lexical = bm25s.BM25.load(str(folder / "bm25")) if (folder / "bm25").exists() else None
+    return Index(folder, manifest, documents, passages, vectors, dense, lexical)

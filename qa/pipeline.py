@@ -1,0 +1,151 @@
+"""The one object the CLI, the web app and the evaluation call: `Pipeline.ask(question, ...)`."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from qa import answer as answering
+from qa.embed import Embedder, default_embedder
+from qa.index import Index, current_version, load_index
+from qa.retrieve import Mode, Retriever, question_filters, validate_filters
+from qa.types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 20
+
+
+class Pipeline:
+    """Loads the index and the model once; `ask` is safe from several threads."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder or default_embedder()
+        self._lock = threading.Lock()
+        self.index: Index = load_index(self.index_dir, self.embedder.name)
+        self.retriever = Retriever(self.index, self.embedder)
+        self.scorer = answering.AnswerScorer.load()
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        self.embedder.encode(["warm up"])
+
+    def reload_if_changed(self) -> bool:
+        """Pick up a newer index written by `qa build`/`qa add` without a restart."""
+        folder = current_version(self.index_dir)
+        if folder is None or folder == self.index.path:
+            return False
+        with self._lock:
+            if folder == self.index.path:
+                return False
+            index = load_index(self.index_dir, self.embedder.name)
+            self.index, self.retriever = index, Retriever(index, self.embedder)
+        log.info("reloaded index %s", index.version)
+        return True
+
+    def ask(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
+            mode: Mode = "hybrid") -> dict[str, Any]:
+        """The /api/ask reply for one question (see CONTRACT.md)."""
+        started = time.perf_counter()
+        question = (question or "").strip()
+        if not question:
+            raise ValueError("question must not be empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValueError(f"question must be at most {MAX_QUESTION_CHARS} characters, got {len(question)}")
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+            raise ValueError(f"top_k must be 1..{MAX_TOP_K}, got {top_k!r}")
+        applied = validate_filters(dict(filters or {}))
+        stated = {k: v for k, v in question_filters(question).items() if k not in applied}
+        applied |= stated
+        retriever = self.retriever  # one consistent index for the whole request
+        vector = self.embedder.encode([question])[0] if mode != "lexical" else None
+        pool = max(top_k, answering.READ_DEPTH)
+        hits = retriever.search(question, pool, applied, mode, query_vector=vector)
+        relaxed = False
+        if not hits and stated:
+            # the year asked about is not in the reports: show the closest passages anyway, and abstain
+            relaxed = True
+            hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
+                                    mode, query_vector=vector)
+        answer = None if relaxed else self.scorer.answer(question, hits, retriever.index, self.embedder, vector)
+        shown = self._shown(hits, answer, top_k)
+        reply = {
+            "question": question,
+            "answer": _answer_json(answer) if answer else None,
+            "abstained": answer is None,
+            "passages": [_hit_json(h, rank) for rank, h in enumerate(shown, start=1)],
+            "filters_applied": applied,
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if relaxed:
+            reply["filters_relaxed"] = sorted(stated)
+        if answer is not None and answer.type == "grade" and answer.history:
+            reply["answer"]["history"] = [
+                {"year": s.year, "date": s.date, "grade": s.grade, "passage_id": s.passage_id, "document_id": s.document_id}
+                for s in answer.history]
+        return reply
+
+    @staticmethod
+    def _shown(hits: list[Hit], answer: Answer | None, top_k: int) -> list[Hit]:
+        """The top_k passages, with the answer's passage first among them when it came from deeper."""
+        shown = hits[:top_k]
+        if answer is None or any(h.passage.id == answer.passage_id for h in shown):
+            return shown
+        cited = next((h for h in hits if h.passage.id == answer.passage_id), None)
+        if cited is None:
+            return shown
+        return [cited] + [h for h in shown if h.passage.id != cited.passage.id][: top_k - 1]
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]
+
+    def document(self, document_id: str) -> dict[str, Any] | None:
+        document = self.index.documents.get(document_id)
+        if document is None:
+            return None
+        paragraphs = []
+        for p in document.paragraphs:
+            paragraphs.append({
+                "number": p.number if p.number is not None else (p.position or None),
+                "position": p.position, "kind": p.kind, "section": p.section,
+                "text": document.text[p.start:p.end], "anchor": f"pos-{p.position}" if p.kind != "heading" else None,
+            })
+        judgements = [{"area": j.area, "label": j.label, "grade": j.grade, "year": j.year, "source": j.source}
+                      for j in document.judgements]
+        return document.summary() | {"source": document.source, "paragraphs": paragraphs, "judgements": judgements}
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "documents": len(self.index.documents), "passages": len(self.index.passages),
+                "model": self.embedder.name, "index_version": self.index.version}
+
+
+def _answer_json(answer: Answer) -> dict[str, Any]:
+    return {"text": answer.text, "confidence": round(answer.confidence, 4), "passage_id": answer.passage_id,
+            "start": answer.start, "end": answer.end, "type": answer.type}
+
+
+def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:
+    document = hit.document
+    return {
+        "id": hit.passage.id,
+        "rank": rank,
+        "score": hit.score,
+        "text": hit.passage.text,
+        "document": {"id": document.id, "title": document.title, "kind": document.kind,
+                     "date": document.date or document.period_end, "authority": document.authority},
+        "paragraph": hit.passage.paragraph,
+        "section": hit.passage.section,
+        "citation": hit.citation,
+        "url": f"/documents/{document.id}#{_anchor(hit)}",
+    }
+
+
+def _anchor(hit: Hit) -> str:
+    for paragraph in hit.document.paragraphs:
+        if paragraph.start <= hit.passage.start < max(paragraph.end, paragraph.start + 1):
+            return f"pos-{paragraph.position}"
+    return ""

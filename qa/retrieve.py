@@ -1,0 +1,155 @@
+"""Question -> ranked Hits: dense and BM25 scores fused, metadata filters, years read from the question."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+
+from qa.embed import Embedder
+from qa.index import Index
+from qa.text import tokens
+from qa.types import Document, Hit
+
+Mode = Literal["hybrid", "dense", "lexical"]
+FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
+DENSE_WEIGHT = 0.55
+CANDIDATES = 100
+YEAR = r"((?:19|20)\d{2})"
+KIND_WORDS = {
+    "focused visit": re.compile(r"\bfocused visit", re.I),
+    "monitoring visit": re.compile(r"\bmonitoring visit", re.I),
+    "news": re.compile(r"\b(?:news|article|press)\b", re.I),
+    "letter": re.compile(r"\bletter to (?:the )?children|children.s letter", re.I),
+}
+
+
+def question_filters(question: str) -> dict[str, Any]:
+    """Years and ranges stated in the question: 'in 2024', 'since 2017', 'between 2017 and 2019'."""
+    text = question
+    match = re.search(rf"\b(?:between|from)\s+{YEAR}\s+(?:and|to|until|-|–)\s+{YEAR}\b", text, re.I)
+    if match:
+        first, last = sorted((int(match.group(1)), int(match.group(2))))
+        return {"date_from": f"{first}-01-01", "date_to": f"{last}-12-31"}
+    match = re.search(rf"\b(?:since|after|from)\s+{YEAR}\b", text, re.I)
+    if match:
+        year = int(match.group(1)) + (1 if match.group(0).lower().startswith("after") else 0)
+        return {"date_from": f"{year}-01-01"}
+    match = re.search(rf"\b(?:before|until|prior to)\s+{YEAR}\b", text, re.I)
+    if match:
+        return {"date_to": f"{int(match.group(1)) - 1}-12-31"}
+    years = {int(y) for y in re.findall(rf"\b{YEAR}\b", text)}
+    if len(years) == 1:
+        return {"year": years.pop()}
+    if len(years) > 1:
+        return {"date_from": f"{min(years)}-01-01", "date_to": f"{max(years)}-12-31"}
+    return {}
+
+
+def document_matches(document: Document, filters: dict[str, Any]) -> bool:
+    """Does the document pass every filter? Dates compare the period it concerns and its own date."""
+    if filters.get("document") and document.id != filters["document"]:
+        return False
+    if filters.get("kind") and document.kind.lower() != str(filters["kind"]).lower():
+        return False
+    if filters.get("year") is not None and int(filters["year"]) not in document.years:
+        return False
+    dates = [d for d in (document.period_start, document.period_end, document.date) if d]
+    if filters.get("date_from") or filters.get("date_to"):
+        if not dates:
+            return False
+        low, high = min(dates), max(dates)
+        if filters.get("date_from") and high < str(filters["date_from"]):
+            return False
+        if filters.get("date_to") and low > str(filters["date_to"]):
+            return False
+    return True
+
+
+@dataclass
+class Retriever:
+    """Hybrid search over one loaded index."""
+
+    index: Index
+    embedder: Embedder
+    dense_weight: float = DENSE_WEIGHT
+
+    def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
+        active = {k: v for k, v in filters.items() if v not in (None, "")}
+        if not active:
+            return None
+        keep = {d.id for d in self.index.documents.values() if document_matches(d, active)}
+        return np.array([i for i, p in enumerate(self.index.passages) if p.document_id in keep], dtype=np.int64)
+
+    def search(
+        self,
+        question: str,
+        top_k: int = 5,
+        filters: dict[str, Any] | None = None,
+        mode: Mode = "hybrid",
+        query_vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Passages ranked for the question, best first, each with its fused score in [0, 1]."""
+        allowed = self.allowed_rows(filters or {})
+        if allowed is not None and len(allowed) == 0:
+            return []
+        pool = max(CANDIDATES, top_k * 4)
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        if mode in ("hybrid", "dense"):
+            vector = query_vector if query_vector is not None else self.embedder.encode([question])[0]
+            rows, scores = self.index.search_dense(vector, pool, allowed)
+            dense = dict(zip(rows.tolist(), scores.tolist()))
+        if mode in ("hybrid", "lexical"):
+            rows, scores = self.index.search_lexical(tokens(question), pool, allowed)
+            lexical = dict(zip(rows.tolist(), scores.tolist()))
+        fused = self._fuse(dense, lexical, mode, question)
+        ranked = sorted(fused.items(), key=lambda item: -item[1])[:top_k]
+        hits = []
+        for rank, (row, score) in enumerate(ranked, start=1):
+            passage = self.index.passages[row]
+            hits.append(Hit(passage, self.index.documents[passage.document_id], rank, round(float(score), 4),
+                            dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0))))
+        return hits
+
+    def _fuse(self, dense: dict[int, float], lexical: dict[int, float], mode: Mode, question: str) -> dict[int, float]:
+        """Cosine (clipped to [0, 1]) and BM25 scaled by the best BM25 score, mixed by weight."""
+        top_lexical = max(lexical.values(), default=0.0) or 1.0
+        weight = {"hybrid": self.dense_weight, "dense": 1.0, "lexical": 0.0}[mode]
+        kinds = [kind for kind, pattern in KIND_WORDS.items() if pattern.search(question)]
+        fused = {}
+        for row in set(dense) | set(lexical):
+            score = weight * max(0.0, dense.get(row, 0.0)) + (1 - weight) * lexical.get(row, 0.0) / top_lexical
+            if kinds and self.index.documents[self.index.passages[row].document_id].kind in kinds:
+                score += 0.1  # the question names the kind of report it means
+            fused[row] = min(1.0, score)
+        return fused
+
+
+def validate_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """Check filter values; raise ValueError naming the bad one."""
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise ValueError(f"unknown filter(s) {sorted(unknown)}; allowed: {list(FILTER_KEYS)}")
+    clean: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None or value == "":
+            continue
+        if key == "year":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2100:
+                raise ValueError(f"filters.year must be an integer year 1900..2100, got {value!r}")
+        elif key in ("date_from", "date_to"):
+            if not isinstance(value, str):
+                raise ValueError(f"filters.{key} must be an ISO date YYYY-MM-DD, got {value!r}")
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"filters.{key} must be an ISO date YYYY-MM-DD, got {value!r}") from None
+        elif not isinstance(value, str) or len(value) > 200:
+            raise ValueError(f"filters.{key} must be a string, got {value!r}")
+        clean[key] = value
+    if clean.get("date_from") and clean.get("date_to") and clean["date_from"] > clean["date_to"]:
+        raise ValueError(f"filters.date_from {clean['date_from']} is after date_to {clean['date_to']}")
+    return clean

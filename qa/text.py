@@ -1,0 +1,32 @@
+"""Word-level text helpers shared by the lexical index and the answer scorer."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her here
+hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
+off on once only or other our ours ourselves out over own same she should so some such than that the their
+theirs them themselves then there these they this those through to too under until up very was we were what
+when where which while who whom why will with would you your yours yourself yourselves s t don
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words, possessives folded: "children's" -> "children"."""
+    return [re.sub(r"['’][a-z]+$", "", w.lower()) for w in WORD.findall(text)]
+
+
+def tokens(text: str) -> list[str]:
+    """Stemmed content words: what BM25 and lexical overlap compare."""
+    return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])

@@ -1,0 +1,158 @@
+"""Frozen dataclasses shared by every stage: Document, Paragraph, Passage, Judgement, Hit, Answer."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+ParagraphKind = Literal["heading", "paragraph", "list", "table", "signature"]
+
+GRADES = ("Outstanding", "Good", "Requires improvement to be good", "Inadequate")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of a cleaned document; `start`/`end` index `Document.text`."""
+
+    position: int  # 1-based among the document's non-heading paragraphs
+    number: int | None  # the report's own paragraph number, when it has one
+    kind: ParagraphKind
+    section: str | None
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One graded judgement: 'The experiences and progress of care leavers' -> 'Good'."""
+
+    area: str  # canonical judgement area, e.g. "care leavers", "overall effectiveness"
+    label: str  # the wording in the report
+    grade: str  # one of GRADES
+    year: int | None
+    date: str | None  # ISO date of the inspection the grade belongs to
+    start: int  # offsets of the grade word in Document.text
+    end: int
+    source: Literal["table", "heading", "text"] = "table"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned report with its metadata."""
+
+    id: str
+    title: str
+    kind: str  # inspection, focused visit, monitoring visit, letter, news, report
+    authority: str | None
+    date: str | None  # the document's own date (letter/publication), ISO
+    period_start: str | None  # the inspection or visit it concerns, ISO
+    period_end: str | None
+    source: str
+    text: str
+    paragraphs: tuple[Paragraph, ...] = ()
+    judgements: tuple[Judgement, ...] = ()
+    fingerprint: str = ""  # sha256 of the raw file
+
+    @property
+    def year(self) -> int | None:
+        """The year the document is about: its inspection/visit, else its own date."""
+        for value in (self.period_end, self.date, self.period_start):
+            if value:
+                return int(value[:4])
+        return None
+
+    @property
+    def years(self) -> set[int]:
+        """Every year the document's own date and period touch."""
+        found = {int(v[:4]) for v in (self.date, self.period_start, self.period_end) if v}
+        if self.period_start and self.period_end:
+            found.update(range(int(self.period_start[:4]), int(self.period_end[:4]) + 1))
+        return found
+
+    @property
+    def display_date(self) -> str | None:
+        """The date as staff say it in a citation: 'June 2024'."""
+        value = self.period_end or self.date or self.period_start
+        if not value:
+            return None
+        day = date.fromisoformat(value)
+        return day.strftime("%B %Y")
+
+    def summary(self) -> dict[str, Any]:
+        """The document as the API lists it."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "date": self.date or self.period_end,
+            "authority": self.authority,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+            "paragraphs": sum(1 for p in self.paragraphs if p.kind != "heading"),
+        }
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable unit: one report paragraph (or a piece of an overlong one)."""
+
+    id: str
+    document_id: str
+    text: str
+    start: int  # offsets into Document.text: document.text[start:end] == text
+    end: int
+    paragraph: int  # the report's number, else the paragraph's 1-based position
+    section: str | None
+    kind: ParagraphKind = "paragraph"
+
+    def index_text(self, title: str = "") -> str:
+        """What the dense and lexical indexes see: the section heading gives context."""
+        head = self.section or title
+        return f"{head}. {self.text}" if head else self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage ranked for a question."""
+
+    passage: Passage
+    document: Document
+    rank: int
+    score: float
+    dense: float = 0.0
+    lexical: float = 0.0
+
+    @property
+    def citation(self) -> str:
+        when = self.document.display_date
+        parts = [self.document.title]
+        if when:
+            parts.append(when)
+        parts.append(f"para {self.passage.paragraph}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    year: int | None
+    date: str | None
+    grade: str
+    passage_id: str | None
+    document_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A span lifted from a passage; `passage.text[start:end] == text`."""
+
+    text: str
+    confidence: float
+    passage_id: str
+    start: int
+    end: int
+    type: str = "span"
+    score: float = 0.0
+    history: tuple[HistoryStep, ...] = field(default_factory=tuple)
