@@ -1,13 +1,269 @@
-"""Question + Hits -> Answer or abstention."""
+"""Question + Hits -> an extractive Answer with a calibrated confidence, or an abstention.
+
+Two readers share one score scale:
+- grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
+  across the corpus), never from a visit that grades nothing;
+- everything else is a span chosen from the top passages by features: its type fits the question, the
+  words around it match the question (stemmed, idf-weighted), its sentence's embedding similarity, its
+  passage's retrieval score and rank, and how much it adds beyond the question's own words.
+The best score is mapped to a probability by the calibration fitted on the gold set (qa/calibration.py);
+below the saved threshold the reader abstains, and the passages still go back to the user.
+"""
 from __future__ import annotations
 
-READ_DEPTH = 10
+import logging
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from qa import spans
+from qa.calibration import Calibration
+from qa.index import Index
+from qa.question import Question, analyse
+from qa.retrieve import document_matches
+from qa.text import STOPWORDS, tokens
+from qa.types import Answer, Document, Hit, HistoryStep, Judgement, Passage
+
+log = logging.getLogger(__name__)
+
+READ_DEPTH = 10  # passages the reader looks at
+
+# weights of the span score (tuned on the gold set with `qa eval`; calibration maps the sum to a probability)
+W_SENTENCE_SIM = 0.9
+W_COVERAGE = 0.8
+W_LOCAL = 0.25
+W_PASSAGE = 0.4
+W_RANK = 0.15
+W_NOVELTY = 0.2
+UNKNOWN_WORD_PENALTY = 0.35
+
+# how well a candidate's type fits the question's answer type (missing pairs are not considered at all)
+TYPE_FIT: dict[str, dict[str, float]] = {
+    "date": {"date": 0.3},
+    "person": {"person": 0.35, "org": 0.2, "phrase": 0.1},
+    "named": {"phrase": 0.3, "quoted": 0.3, "org": 0.2},
+    "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
+    "quantity": {"quantity": 0.3},
+    "list": {"list": 0.45, "sentence": -0.1},
+    "yesno": {"sentence": 0.0, "clause": -0.03},
+    "reason": {"sentence": 0.0, "clause": 0.0},
+    "description": {"sentence": 0.0, "clause": -0.03, "list": -0.1},
+}
+GRADE_SOURCE_SCORE = {"table": 1.6, "heading": 1.5, "text": 1.3}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader made of the hits: its best answer (confident or not) and the hit it cites."""
+
+    answer: Answer | None
+    hit: Hit | None
+    accepted: bool
 
 
 class AnswerScorer:
+    """Holds the confidence calibration; `read` is pure and thread-safe."""
+
+    def __init__(self, calibration: Calibration) -> None:
+        self.calibration = calibration
+
     @classmethod
     def load(cls) -> "AnswerScorer":
-        return cls()
+        return cls(Calibration.load())
 
-    def answer(self, question, hits, index, embedder, vector):
+    def read(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
+             filters: dict[str, Any] | None = None) -> Reading:
+        """The best answer for the question from these hits, calibrated; `accepted` when it clears the threshold."""
+        best = self.best(question, hits, index, vector, filters or {})
+        if best is None:
+            return Reading(None, None, False)
+        answer, hit = best
+        confidence = self.calibration.probability(answer.score)
+        answer = replace(answer, confidence=confidence)
+        return Reading(answer, hit, confidence >= self.calibration.threshold)
+
+    def best(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
+             filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
+        """The highest-scoring answer with its raw score (confidence not yet calibrated)."""
+        q = analyse(question)
+        if q.type in ("grade", "history"):
+            return grade_answer(q, index, hits, filters)
+        return span_answer(q, hits, index, vector)
+
+
+# ---------------------------------------------------------------- grades from the judgement data
+
+def _area_fit(asked: str, graded: str) -> float:
+    if asked == graded:
+        return 1.0
+    if graded == "children in care and care leavers" and asked in ("care leavers", "children in care"):
+        return 0.9  # the 2019 framework graded both together
+    return 0.0
+
+
+def _judgement_hit(document: Document, judgement: Judgement, index: Index, hits: list[Hit]) -> tuple[Hit, Passage] | None:
+    for hit in hits:
+        p = hit.passage
+        if p.document_id == document.id and p.start <= judgement.start and judgement.end <= p.end:
+            return hit, p
+    for p in index.passages:
+        if p.document_id == document.id and p.start <= judgement.start and judgement.end <= p.end:
+            return Hit(p, document, 0, 0.0), p
+    return None
+
+
+def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
+    """A grade question answered from the extracted judgements, with the grade's history."""
+    if q.area is None:
+        return None  # an area the reports do not grade (adoption, schools...)
+    unknown = [t for t in q.area_extra if index.document_frequency.get(t, 0) == 0 and not t.isdigit()]
+    if unknown:
+        return None  # names something the reports never mention (another authority, say)
+    hit_scores = {h.passage.id: h.score for h in hits}
+    found = []
+    for document in index.documents.values():
+        for judgement in document.judgements:
+            fit = _area_fit(q.area, judgement.area)
+            if fit == 0 or judgement.year is None:
+                continue
+            located = _judgement_hit(document, judgement, index, hits)
+            if located is None:
+                continue
+            hit, passage = located
+            found.append((document, judgement, hit, passage, fit))
+    if not found:
         return None
+
+    def preference(item):
+        document, judgement, hit, passage, fit = item
+        return (fit, GRADE_SOURCE_SCORE[judgement.source], hit_scores.get(passage.id, 0.0))
+
+    history = _history(found)
+    in_scope = [item for item in found if document_matches(item[0], filters) and _year_in_scope(item[1].year, filters)]
+    if not in_scope:
+        return None
+    latest_year = max(item[1].year for item in in_scope)
+    document, judgement, hit, passage, fit = max((i for i in in_scope if i[1].year == latest_year), key=preference)
+    start, end = judgement.start - passage.start, judgement.end - passage.start
+    score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(q.area_extra)
+    return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
+                  type="grade", score=score, history=tuple(history)), hit
+
+
+def _year_in_scope(year: int, filters: dict[str, Any]) -> bool:
+    if filters.get("year") is not None and year != int(filters["year"]):
+        return False
+    if filters.get("date_from") and year < int(str(filters["date_from"])[:4]):
+        return False
+    if filters.get("date_to") and year > int(str(filters["date_to"])[:4]):
+        return False
+    return True
+
+
+def _history(found: list) -> list[HistoryStep]:
+    """One step per year, best-sourced judgement first, oldest year first."""
+    by_year: dict[int, tuple] = {}
+    for document, judgement, hit, passage, fit in found:
+        rank = (fit, GRADE_SOURCE_SCORE[judgement.source], hit.score)
+        if judgement.year not in by_year or rank > by_year[judgement.year][0]:
+            by_year[judgement.year] = (rank, HistoryStep(judgement.year, judgement.date, judgement.grade,
+                                                         passage.id, document.id))
+    return [step for _, (_, step) in sorted(by_year.items())]
+
+
+# ---------------------------------------------------------------- spans from passages
+
+def _coverage(question_weights: dict[str, float], words: set[str]) -> float:
+    total = sum(question_weights.values())
+    if total == 0:
+        return 0.0
+    return sum(w for t, w in question_weights.items() if t in words) / total
+
+
+def _candidates(q: Question, sentence: str, passage: Passage, first_sentence: bool):
+    kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
+    if "date" in kinds:
+        yield from spans.dates(sentence)
+    if "quantity" in kinds:
+        yield from spans.quantities(sentence)
+    if "person" in kinds:
+        yield from spans.persons(sentence)
+    if "org" in kinds:
+        yield from spans.organisations(sentence)
+    if "quoted" in kinds:
+        yield from spans.quoted(sentence)
+    if "phrase" in kinds:
+        yield from spans.noun_phrases(sentence, q.head, _stem)
+        if q.type == "person":
+            yield from spans.role_phrases(sentence, set(q.content), _stem)
+    if "place" in kinds:
+        yield from spans.places(sentence)
+    if "sentence" in kinds or "clause" in kinds:
+        yield from spans.clauses(sentence)
+
+
+def _stem(word: str) -> str:
+    stemmed = tokens(word)
+    return stemmed[0] if stemmed else word.lower()
+
+
+def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None) -> tuple[Answer, Hit] | None:
+    weights = {t: index.idf(t) for t in q.content}
+    unknown = sum(1 for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit())
+    question_words = set(q.content)
+    best: tuple[float, Answer, Hit] | None = None
+    kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
+    for hit in hits[:READ_DEPTH]:
+        passage = hit.passage
+        row = index.passage_rows.get(passage.id)
+        sims = index.sentence_vectors_of(row) @ vector if (row is not None and vector is not None) else None
+        section_words = set(tokens(passage.section or ""))
+        base = W_PASSAGE * hit.score + W_RANK / hit.rank - UNKNOWN_WORD_PENALTY * unknown
+        found_any = False
+        if passage.kind == "list" and "list" in kinds:
+            lines = passage.text.split("\n")
+            offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
+            words = set(tokens(passage.text)) | section_words
+            score = base + W_COVERAGE * _coverage(weights, words) + kinds["list"] + (
+                W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
+            answer = Answer(passage.text[offset:], 0.0, passage.id, offset, len(passage.text), "list", score)
+            if best is None or score > best[0]:
+                best = (score, answer, hit)
+        for index_in_passage, (a, b) in enumerate(passage.sentences):
+            sentence = passage.text[a:b]
+            sentence_words = set(tokens(sentence))
+            sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
+            coverage = _coverage(weights, sentence_words | section_words)
+            sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
+            for candidate in _candidates(q, sentence, passage, index_in_passage == 0):
+                fit = kinds.get(candidate.type)
+                if fit is None:
+                    continue
+                text = sentence[candidate.start:candidate.end]
+                span_words = tokens(text)
+                novel = [w for w in span_words if w not in question_words]
+                if span_words and not novel:
+                    continue  # only repeats the question
+                novelty = len(novel) / len(span_words) if span_words else 1.0
+                rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
+                local = _coverage(weights, set(tokens(rest))) if candidate.type not in ("sentence", "clause") else coverage
+                length = len(text.split())
+                length_penalty = 0.0
+                if candidate.type in ("sentence", "clause"):
+                    length_penalty = 0.004 * max(0, length - 25)
+                elif length > 8:
+                    length_penalty = 0.02 * (length - 8)
+                score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty - length_penalty
+                found_any = True
+                if best is None or score > best[0]:
+                    start, end = a + candidate.start, a + candidate.end
+                    best = (score, Answer(passage.text[start:end], 0.0, passage.id, start, end, candidate.type, score), hit)
+        del found_any
+    if best is None:
+        return None
+    return best[1], best[2]
+
+
+__all__ = ["AnswerScorer", "Reading", "READ_DEPTH", "STOPWORDS", "re"]

@@ -1,6 +1,10 @@
 """Document -> Passages: one report paragraph a passage; only overlong paragraphs are split."""
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
+import pysbd
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from qa.types import Document, Passage
@@ -18,6 +22,29 @@ def _splitter(max_chars: int) -> RecursiveCharacterTextSplitter:
         add_start_index=True,
         strip_whitespace=True,
     )
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(text: str, kind: str = "paragraph") -> tuple[tuple[int, int], ...]:
+    """Sentence offsets in a passage; list items and table rows are one 'sentence' a line."""
+    spans: list[tuple[int, int]] = []
+    if kind in ("list", "table", "signature"):
+        for match in re.finditer(r"[^\n]+", text):
+            spans.append((match.start(), match.end()))
+        return tuple(spans)
+    for piece in _segmenter().segment(text):
+        start, end = piece.start, piece.end
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        while start < end and text[start].isspace():
+            start += 1
+        if end > start:
+            spans.append((start, end))
+    return tuple(spans) or ((0, len(text)),)
 
 
 def split_document(document: Document, max_chars: int = MAX_PASSAGE_CHARS) -> list[Passage]:
@@ -44,5 +71,6 @@ def split_document(document: Document, max_chars: int = MAX_PASSAGE_CHARS) -> li
                 paragraph=number,
                 section=paragraph.section,
                 kind=paragraph.kind,
+                sentences=sentence_spans(piece, paragraph.kind),
             ))
     return passages

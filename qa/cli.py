@@ -191,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     from qa.index import IndexBusy, IndexNotReady
 
     try:

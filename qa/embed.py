@@ -40,6 +40,9 @@ class Embedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
 
                 log.info("loading %s from %s", MODEL_NAME, model_path())
                 self._model = SentenceTransformer(model_path(), device="cpu")

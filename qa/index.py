@@ -39,7 +39,7 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-PIPELINE_VERSION = "clean-1/chunk-1"  # bump when cleaning or chunking changes what passages say
+PIPELINE_VERSION = "clean-1/chunk-2"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 
 
@@ -62,10 +62,24 @@ class Index:
     vectors: np.ndarray
     dense: faiss.Index
     lexical: bm25s.BM25 | None
+    sentence_vectors: np.ndarray | None = None  # one row per passage sentence, in passage order
+    sentence_offsets: np.ndarray | None = None  # passage i's sentences are rows offsets[i]:offsets[i+1]
+    document_frequency: dict[str, int] = field(default_factory=dict)
     passage_rows: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.passage_rows = {p.id: i for i, p in enumerate(self.passages)}
+
+    def idf(self, token: str) -> float:
+        """Inverse document frequency over passages; a token the corpus never uses gets the maximum."""
+        n = len(self.passages) or 1
+        return float(np.log((n + 1) / (self.document_frequency.get(token, 0) + 0.5)))
+
+    def sentence_vectors_of(self, row: int) -> np.ndarray:
+        if self.sentence_vectors is None or self.sentence_offsets is None:
+            return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
+        return np.asarray(self.sentence_vectors[self.sentence_offsets[row]:self.sentence_offsets[row + 1]],
+                          dtype=np.float32)
 
     @property
     def version(self) -> str:
@@ -132,11 +146,6 @@ def _read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def passage_key(passage: Passage, title: str) -> str:
-    """Content hash of what is embedded: equal keys, equal vectors."""
-    return hashlib.sha1(f"{FORMAT_VERSION}\x00{passage.index_text(title)}".encode()).hexdigest()
-
-
 def corpus_fingerprint(documents: list[Document]) -> str:
     digest = hashlib.sha256(PIPELINE_VERSION.encode())
     for document in sorted(documents, key=lambda d: d.id):
@@ -190,21 +199,40 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- writing
 
-def _cached_vectors(index_dir: Path) -> dict[str, np.ndarray]:
-    """Vectors of the live index by content key, so unchanged passages are not embedded again."""
+def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str) -> dict[str, np.ndarray]:
+    """Vectors of the live index by content key, so unchanged texts are not embedded again."""
     folder = current_version(index_dir)
     if folder is None:
         return {}
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        keys = manifest.get("passage_keys") or []
-        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        keys = manifest.get(keys_name) or []
+        vectors = np.load(folder / vectors_name, mmap_mode="r")
     except (OSError, ValueError) as exc:
         log.warning("not reusing vectors from %s: %s", folder, exc)
         return {}
-    if len(keys) != len(vectors):
+    if len(keys) != len(vectors) or manifest.get("model") is None:
         return {}
     return {key: vectors[i] for i, key in enumerate(keys)}
+
+
+def _embed_with_cache(texts: list[str], keys: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
+                      progress: bool) -> tuple[np.ndarray, int]:
+    """Vectors for texts, reusing cached ones by key; returns (vectors, how many were embedded)."""
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+    missing = []
+    for i, key in enumerate(keys):
+        if key in cache:
+            vectors[i] = cache[key]
+        else:
+            missing.append(i)
+    if missing:
+        vectors[missing] = embedder.encode([texts[i] for i in missing], show_progress=progress)
+    return vectors, len(missing)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(f"{FORMAT_VERSION}\x00{text}".encode()).hexdigest()
 
 
 def dense_index_for(vectors: np.ndarray) -> faiss.Index:
@@ -220,19 +248,23 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     started = time.perf_counter()
     titles = {d.id: d.title for d in documents}
     passages = [p for d in documents for p in split_document(d)]
-    keys = [passage_key(p, titles[p.document_id]) for p in passages]
-    cache = _cached_vectors(index_dir)
-    missing = [i for i, key in enumerate(keys) if key not in cache]
-    log.info("%d passages from %d documents; %d to embed, %d reused", len(passages), len(documents),
-             len(missing), len(passages) - len(missing))
-    vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
-    for i, key in enumerate(keys):
-        if key in cache:
-            vectors[i] = cache[key]
-    if missing:
-        fresh = embedder.encode([passages[i].index_text(titles[passages[i].document_id]) for i in missing],
-                                show_progress=progress)
-        vectors[missing] = fresh
+    texts = [p.index_text(titles[p.document_id]) for p in passages]
+    keys = [_text_key(t) for t in texts]
+    vectors, embedded = _embed_with_cache(texts, keys, _cached_vectors(index_dir, "passage_keys", "vectors.npy"),
+                                          embedder, progress)
+    sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
+    sentence_keys = [_text_key(t) for t in sentences]
+    sentence_vectors, sentences_embedded = _embed_with_cache(
+        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys", "sentence_vectors.npy"),
+        embedder, progress)
+    offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
+    frequency: dict[str, int] = {}
+    passage_tokens = [tokens(t) for t in texts]
+    for toks in passage_tokens:
+        for token in set(toks):
+            frequency[token] = frequency.get(token, 0) + 1
+    log.info("%d passages from %d documents: embedded %d passages and %d sentences, reused the rest",
+             len(passages), len(documents), embedded, sentences_embedded)
 
     fingerprint = corpus_fingerprint(documents)
     staging = index_dir / f".staging-{os.getpid()}-{int(time.time() * 1000)}"
@@ -241,11 +273,13 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         _write_jsonl(staging / "documents.jsonl", [_document_to_json(d) for d in documents])
         _write_jsonl(staging / "passages.jsonl", [p.to_dict() for p in passages])
         np.save(staging / "vectors.npy", vectors)
+        np.save(staging / "sentence_vectors.npy", sentence_vectors)
+        np.save(staging / "sentence_offsets.npy", offsets)
+        (staging / "lexicon.json").write_text(json.dumps(frequency), encoding="utf-8")
         faiss.write_index(dense_index_for(vectors), str(staging / "dense.faiss"))
         if passages:
             lexical = bm25s.BM25()
-            lexical.index([tokens(p.index_text(titles[p.document_id])) or ["_"] for p in passages],
-                          show_progress=False)
+            lexical.index([toks or ["_"] for toks in passage_tokens], show_progress=False)
             lexical.save(str(staging / "bm25"))
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -255,10 +289,12 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "corpus_fingerprint": fingerprint,
             "documents": len(documents),
             "passages": len(passages),
-            "embedded": len(missing),
+            "sentences": len(sentences),
+            "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
             "passage_keys": keys,
+            "sentence_keys": sentence_keys,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{fingerprint[:8]}"
@@ -270,7 +306,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     _swap_current(index_dir, version)
     _prune(index_dir, keep=version)
     log.info("index %s written in %.1f s", version, time.perf_counter() - started)
-    return {key: value for key, value in manifest.items() if key != "passage_keys"} | {"version": version}
+    return {k: v for k, v in manifest.items() if not k.endswith("_keys")} | {"version": version}
 
 
 def _swap_current(index_dir: Path, version: str) -> None:
@@ -313,8 +349,12 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     if model and manifest.get("model") != model:
         raise IndexNotReady(f"index at {index_dir} was built with {manifest.get('model')}, not {model}: run `qa build`")
     documents = {d["id"]: _document_from_json(d) for d in _read_jsonl(folder / "documents.jsonl")}
-    passages = [Passage(**p) for p in _read_jsonl(folder / "passages.jsonl")]
+    passages = [Passage.from_dict(p) for p in _read_jsonl(folder / "passages.jsonl")]
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
     lexical = bm25s.BM25.load(str(folder / "bm25")) if (folder / "bm25").exists() else None
-    return Index(folder, manifest, documents, passages, vectors, dense, lexical)
+    sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+    sentence_offsets = np.load(folder / "sentence_offsets.npy")
+    frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
+    return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
+                 sentence_offsets, frequency)

@@ -10,7 +10,7 @@ from typing import Any
 from qa import answer as answering
 from qa.embed import Embedder, default_embedder
 from qa.index import Index, current_version, load_index
-from qa.retrieve import Mode, Retriever, question_filters, validate_filters
+from qa.retrieve import Mode, Retriever, question_filters, retrieval_query, validate_filters
 from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Pipeline:
         stated = {k: v for k, v in question_filters(question).items() if k not in applied}
         applied |= stated
         retriever = self.retriever  # one consistent index for the whole request
-        vector = self.embedder.encode([question])[0] if mode != "lexical" else None
+        vector = self.embedder.encode([retrieval_query(question)])[0] if mode != "lexical" else None
         pool = max(top_k, answering.READ_DEPTH)
         hits = retriever.search(question, pool, applied, mode, query_vector=vector)
         relaxed = False
@@ -71,8 +71,11 @@ class Pipeline:
             relaxed = True
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector)
-        answer = None if relaxed else self.scorer.answer(question, hits, retriever.index, self.embedder, vector)
-        shown = self._shown(hits, answer, top_k)
+        reading = answering.Reading(None, None, False)
+        if not relaxed:
+            reading = self.scorer.read(question, hits, retriever.index, vector, applied)
+        answer = reading.answer if reading.accepted else None
+        shown = self._shown(hits, reading, top_k)
         reply = {
             "question": question,
             "answer": _answer_json(answer) if answer else None,
@@ -81,24 +84,35 @@ class Pipeline:
             "filters_applied": applied,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
+        if reading.answer is not None and answer is None:
+            reply["candidate"] = _answer_json(reading.answer)  # the best guess it would not stand behind
         if relaxed:
             reply["filters_relaxed"] = sorted(stated)
-        if answer is not None and answer.type == "grade" and answer.history:
+        if answer is not None and answer.history:
             reply["answer"]["history"] = [
-                {"year": s.year, "date": s.date, "grade": s.grade, "passage_id": s.passage_id, "document_id": s.document_id}
-                for s in answer.history]
+                {"year": s.year, "date": s.date, "grade": s.grade, "passage_id": s.passage_id,
+                 "document_id": s.document_id} for s in answer.history]
         return reply
 
+    def best_candidate(self, question: str) -> Answer | None:
+        """The reader's best answer with its raw score, threshold ignored (for calibration)."""
+        question = question.strip()
+        filters = question_filters(question)
+        vector = self.embedder.encode([retrieval_query(question)])[0]
+        hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector)
+        if not hits:
+            return None
+        best = self.scorer.best(question, hits, self.index, vector, filters)
+        return best[0] if best else None
+
     @staticmethod
-    def _shown(hits: list[Hit], answer: Answer | None, top_k: int) -> list[Hit]:
-        """The top_k passages, with the answer's passage first among them when it came from deeper."""
-        shown = hits[:top_k]
-        if answer is None or any(h.passage.id == answer.passage_id for h in shown):
-            return shown
-        cited = next((h for h in hits if h.passage.id == answer.passage_id), None)
-        if cited is None:
-            return shown
-        return [cited] + [h for h in shown if h.passage.id != cited.passage.id][: top_k - 1]
+    def _shown(hits: list[Hit], reading: answering.Reading, top_k: int) -> list[Hit]:
+        """The top_k passages; the passage the reader answered from goes first (it reads deeper than
+        retrieval ranks), even when it was not retrieved (a judgement table found by its grade)."""
+        if reading.answer is None or reading.hit is None:
+            return hits[:top_k]
+        rest = [h for h in hits if h.passage.id != reading.answer.passage_id]
+        return [reading.hit] + rest[: top_k - 1]
 
     def documents(self) -> list[dict[str, Any]]:
         return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]
@@ -136,7 +150,7 @@ def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:
         "score": hit.score,
         "text": hit.passage.text,
         "document": {"id": document.id, "title": document.title, "kind": document.kind,
-                     "date": document.date or document.period_end, "authority": document.authority},
+                     "date": document.iso_date, "year": document.year, "authority": document.authority},
         "paragraph": hit.passage.paragraph,
         "section": hit.passage.section,
         "citation": hit.citation,

@@ -16,6 +16,7 @@ from qa.types import Document, Hit
 Mode = Literal["hybrid", "dense", "lexical"]
 FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
 DENSE_WEIGHT = 0.55
+SENTENCE_WEIGHT = 0.5
 CANDIDATES = 100
 YEAR = r"((?:19|20)\d{2})"
 KIND_WORDS = {
@@ -46,6 +47,19 @@ def question_filters(question: str) -> dict[str, Any]:
     if len(years) > 1:
         return {"date_from": f"{min(years)}-01-01", "date_to": f"{max(years)}-12-31"}
     return {}
+
+
+MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+STATED_DATE = re.compile(
+    rf"\b(?:(?:in|since|after|before|until|from|between|during|of|prior to)\s+)?(?:the\s+)?(?:{MONTHS}\s+)?"
+    rf"(?:19|20)\d{{2}}\b(?:\s+(?:and|to|until|-|–)\s+(?:19|20)\d{{2}}\b)?", re.I)
+
+
+def retrieval_query(question: str) -> str:
+    """The question without the years it states: those act as filters, and as words they would only
+    pull up passages that happen to mention the year."""
+    stripped = STATED_DATE.sub(" ", question)
+    return " ".join(stripped.split()) or question
 
 
 def document_matches(document: Document, filters: dict[str, Any]) -> bool:
@@ -96,14 +110,15 @@ class Retriever:
         if allowed is not None and len(allowed) == 0:
             return []
         pool = max(CANDIDATES, top_k * 4)
+        query = retrieval_query(question)
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
-            vector = query_vector if query_vector is not None else self.embedder.encode([question])[0]
+            vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
             rows, scores = self.index.search_dense(vector, pool, allowed)
-            dense = dict(zip(rows.tolist(), scores.tolist()))
+            dense = {row: self._sentence_blend(row, score, vector) for row, score in zip(rows.tolist(), scores.tolist())}
         if mode in ("hybrid", "lexical"):
-            rows, scores = self.index.search_lexical(tokens(question), pool, allowed)
+            rows, scores = self.index.search_lexical(tokens(query), pool, allowed)
             lexical = dict(zip(rows.tolist(), scores.tolist()))
         fused = self._fuse(dense, lexical, mode, question)
         ranked = sorted(fused.items(), key=lambda item: -item[1])[:top_k]
@@ -113,6 +128,13 @@ class Retriever:
             hits.append(Hit(passage, self.index.documents[passage.document_id], rank, round(float(score), 4),
                             dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0))))
         return hits
+
+    def _sentence_blend(self, row: int, passage_score: float, vector: np.ndarray) -> float:
+        """Passage similarity blended with its best sentence's: one sentence often carries the answer."""
+        sentences = self.index.sentence_vectors_of(row)
+        if not len(sentences):
+            return passage_score
+        return SENTENCE_WEIGHT * float(np.max(sentences @ vector)) + (1 - SENTENCE_WEIGHT) * passage_score
 
     def _fuse(self, dense: dict[int, float], lexical: dict[int, float], mode: Mode, question: str) -> dict[int, float]:
         """Cosine (clipped to [0, 1]) and BM25 scaled by the best BM25 score, mixed by weight."""

@@ -70,6 +70,17 @@ class Document:
         return found
 
     @property
+    def iso_date(self) -> str | None:
+        """The date a citation shows: the document's own, else its inspection's last day when that is exact."""
+        if self.date:
+            return self.date
+        if self.period_start and self.period_end:
+            span = date.fromisoformat(self.period_end) - date.fromisoformat(self.period_start)
+            if span.days <= 7:
+                return self.period_end
+        return None
+
+    @property
     def display_date(self) -> str | None:
         """The date as staff say it in a citation: 'June 2024'."""
         value = self.period_end or self.date or self.period_start
@@ -84,7 +95,8 @@ class Document:
             "id": self.id,
             "title": self.title,
             "kind": self.kind,
-            "date": self.date or self.period_end,
+            "date": self.iso_date,
+            "year": self.year,
             "authority": self.authority,
             "period_start": self.period_start,
             "period_end": self.period_end,
@@ -104,14 +116,21 @@ class Passage:
     paragraph: int  # the report's number, else the paragraph's 1-based position
     section: str | None
     kind: ParagraphKind = "paragraph"
+    sentences: tuple[tuple[int, int], ...] = ()  # sentence (or list item, table row) offsets into text
 
     def index_text(self, title: str = "") -> str:
-        """What the dense and lexical indexes see: the section heading gives context."""
-        head = self.section or title
+        """What the dense and lexical indexes see: the section heading (or what a signature is) gives context."""
+        head = "Letter signed by" if self.kind == "signature" else (self.section or title)
         return f"{head}. {self.text}" if head else self.text
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Passage":
+        data = dict(data)
+        data["sentences"] = tuple(tuple(span) for span in data.get("sentences", ()))
+        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,287 @@
+"""`qa eval`: run every gold question through `Pipeline.ask` and score what users would get.
+
+Hybrid retrieval is the system under test; dense-only and BM25-only runs of the same questions sit
+beside it so every gain shows as a delta. Metric definitions live in qa/metrics.py.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa import metrics
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "lexical")
+KS = (1, 3, 5, 10)
+FLOORS_FILE = Path(__file__).resolve().parent / "floors.json"
+
+
+@dataclass(frozen=True)
+class GoldItem:
+    id: str
+    question: str
+    answers: list[str]
+    evidence: str
+    year: int | None
+    kind: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+def load_gold(path: Path) -> list[GoldItem]:
+    """Read a gold file in the contract's format; a malformed line is an error naming its number."""
+    items = []
+    with Path(path).open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                items.append(GoldItem(str(row["id"]), row["question"], list(row["answers"]), row.get("evidence", ""),
+                                      row.get("year"), row.get("kind", "")))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{number}: not a gold item ({exc})") from exc
+    if not items:
+        raise ValueError(f"{path} holds no gold items")
+    return items
+
+
+@dataclass
+class Scored:
+    item: GoldItem
+    reply: dict
+    rank: int | None
+    prediction: str | None
+    confidence: float  # of the answer given, or of the best candidate when it abstained
+    candidate_text: str | None
+    em: float
+    f1: float
+    candidate_f1: float  # F1 had it answered with its best candidate (for the best threshold)
+    ranks_by_mode: dict[str, int | None] = field(default_factory=dict)
+
+
+def score_reply(item: GoldItem, reply: dict) -> Scored:
+    """Score one /api/ask reply against its gold item (answers, evidence rank, confidences)."""
+    answer = reply.get("answer")
+    candidate = answer or reply.get("candidate")
+    prediction = answer["text"] if answer else None
+    candidate_text = candidate["text"] if candidate else None
+    return Scored(
+        item=item, reply=reply,
+        rank=metrics.evidence_rank(reply["passages"], item.evidence, item.year) if item.answerable else None,
+        prediction=prediction,
+        confidence=float(candidate["confidence"]) if candidate else 0.0,
+        candidate_text=candidate_text,
+        em=metrics.exact_match(prediction, item.answers),
+        f1=metrics.f1_score(prediction, item.answers),
+        candidate_f1=metrics.f1_score(candidate_text, item.answers) if candidate_text else (0.0 if item.answerable else 1.0),
+    )
+
+
+def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str, list[int | None]]) -> dict[str, Any]:
+    answerable = [s for s in scored if s.item.answerable]
+    unanswerable = [s for s in scored if not s.item.answerable]
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else 0.0
+
+    retrieval = {}
+    for mode, ranks in mode_ranks.items():
+        retrieval[mode] = {f"hit@{k}": metrics.hit_at(ranks, k) for k in KS} | {"mrr": metrics.mrr(ranks)}
+    answered = [s for s in scored if s.prediction]
+    correct = [s.item.answerable and metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
+               for s in answered]
+    confidences = [s.confidence for s in answered]
+    threshold, threshold_f1 = metrics.best_threshold(
+        [s.confidence for s in scored], [s.candidate_f1 for s in scored], [s.item.answerable for s in scored])
+    by_kind: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[Scored]] = defaultdict(list)
+    for s in scored:
+        groups[s.item.kind].append(s)
+    for kind, group in sorted(groups.items()):
+        ranks = [s.rank for s in group if s.item.answerable]
+        by_kind[kind] = {"n": len(group), "em": mean([s.em for s in group]), "f1": mean([s.f1 for s in group]),
+                         "hit@1": metrics.hit_at(ranks, 1) if ranks else None,
+                         "answered": mean([float(bool(s.prediction)) for s in group])}
+    return {
+        "questions": len(scored),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "retrieval": retrieval,
+        "answers": {
+            "overall": {"em": mean([s.em for s in scored]), "f1": mean([s.f1 for s in scored])},
+            "HasAns": {"em": mean([s.em for s in answerable]), "f1": mean([s.f1 for s in answerable])},
+            "NoAns": {"em": mean([s.em for s in unanswerable]), "f1": mean([s.f1 for s in unanswerable])},
+        },
+        "abstention": {
+            "unanswerable_abstained": mean([float(not s.prediction) for s in unanswerable]),
+            "answerable_answered": mean([float(bool(s.prediction)) for s in answerable]),
+            "best_threshold": threshold,
+            "best_threshold_f1": threshold_f1,
+        },
+        "calibration": {
+            "ece": metrics.expected_calibration_error(confidences, correct),
+            "answered": len(answered),
+            "reliability": [vars(b) for b in metrics.reliability(confidences, correct)],
+        },
+        "by_kind": by_kind,
+        "latency_ms": {"p50": metrics.percentile(latencies, 0.5), "p95": metrics.percentile(latencies, 0.95)},
+    }
+
+
+def evaluate(gold: list[GoldItem], pipeline) -> tuple[dict[str, Any], list[Scored]]:
+    """Ask every gold question in each retrieval mode; score the hybrid replies in full."""
+    pipeline.warm_up()
+    scored: list[Scored] = []
+    latencies: list[float] = []
+    mode_ranks: dict[str, list[int | None]] = {mode: [] for mode in MODES}
+    for item in gold:
+        started = time.perf_counter()
+        reply = pipeline.ask(item.question, top_k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        result = score_reply(item, reply)
+        scored.append(result)
+        if not item.answerable:
+            continue
+        mode_ranks["hybrid"].append(result.rank)
+        for mode in MODES[1:]:
+            other = pipeline.ask(item.question, top_k=10, mode=mode)
+            mode_ranks[mode].append(metrics.evidence_rank(other["passages"], item.evidence, item.year))
+    return summarise(scored, latencies, mode_ranks), scored
+
+
+def render(summary: dict[str, Any]) -> str:
+    """The terminal table."""
+    lines = [f"{summary['questions']} questions ({summary['answerable']} answerable, "
+             f"{summary['unanswerable']} unanswerable)", "", "Retrieval (evidence passage, right year)"]
+    header = f"  {'mode':<9}" + "".join(f"{f'hit@{k}':>9}" for k in KS) + f"{'MRR':>9}"
+    lines.append(header)
+    base = summary["retrieval"]["hybrid"]
+    for mode, row in summary["retrieval"].items():
+        cells = "".join(f"{row[f'hit@{k}']:>9.3f}" for k in KS) + f"{row['mrr']:>9.3f}"
+        lines.append(f"  {mode:<9}{cells}")
+        if mode != "hybrid":
+            lines.append(f"  {'  delta':<9}" + "".join(f"{base[f'hit@{k}'] - row[f'hit@{k}']:>+9.3f}" for k in KS)
+                         + f"{base['mrr'] - row['mrr']:>+9.3f}")
+    answers = summary["answers"]
+    lines += ["", "Answers (SQuAD 2.0 normalisation)", f"  {'':<9}{'EM':>9}{'F1':>9}"]
+    for name in ("overall", "HasAns", "NoAns"):
+        lines.append(f"  {name:<9}{answers[name]['em']:>9.3f}{answers[name]['f1']:>9.3f}")
+    a = summary["abstention"]
+    lines += ["", "Abstention",
+              f"  unanswerable abstained on  {a['unanswerable_abstained']:.3f}",
+              f"  answerable answered        {a['answerable_answered']:.3f}",
+              f"  best threshold             {a['best_threshold']:.3f} (F1 {a['best_threshold_f1']:.3f})"]
+    c = summary["calibration"]
+    lines += ["", f"Calibration: ECE {c['ece']:.3f} over {c['answered']} answers",
+              f"  {'confidence':<12}{'n':>5}{'mean conf':>11}{'accuracy':>10}"]
+    for b in c["reliability"]:
+        if b["count"]:
+            lines.append(f"  {b['low']:.1f}-{b['high']:.1f}    {b['count']:>5}{b['confidence']:>11.3f}{b['accuracy']:>10.3f}")
+    lines += ["", "By kind", f"  {'kind':<14}{'n':>4}{'EM':>8}{'F1':>8}{'hit@1':>8}{'answered':>10}"]
+    for kind, row in summary["by_kind"].items():
+        hit = f"{row['hit@1']:.3f}" if row["hit@1"] is not None else "-"
+        lines.append(f"  {kind:<14}{row['n']:>4}{row['em']:>8.3f}{row['f1']:>8.3f}{hit:>8}{row['answered']:>10.3f}")
+    lat = summary["latency_ms"]
+    lines += ["", f"Latency of ask: p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms"]
+    return "\n".join(lines)
+
+
+def write_report(summary: dict[str, Any], scored: list[Scored], folder: Path) -> Path:
+    """A markdown report with a hit@k curve and a reliability diagram, for looking rather than reading."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for mode, row in summary["retrieval"].items():
+        ax.plot(KS, [row[f"hit@{k}"] for k in KS], marker="o", label=mode)
+    ax.set(xlabel="k", ylabel="hit@k", title="Evidence passage within the top k", ylim=(0, 1.02), xticks=KS)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "hit_at_k.png", dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    bins = [b for b in summary["calibration"]["reliability"] if b["count"]]
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect")
+    ax.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09,
+           alpha=0.7, label="accuracy")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", color="black")
+    ax.set(xlabel="confidence", ylabel="share correct", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability (ECE {summary['calibration']['ece']:.3f})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(folder / "reliability.png", dpi=110)
+    plt.close(fig)
+
+    misses = [s for s in scored if s.em < 1.0]
+    lines = ["# Evaluation report", "", "```", render(summary), "```", "",
+             "![hit@k](hit_at_k.png) ![reliability](reliability.png)", "",
+             f"## Questions not answered exactly ({len(misses)})", "",
+             "| id | kind | rank | F1 | conf | predicted | gold |", "|---|---|---|---|---|---|---|"]
+    for s in misses:
+        gold = (s.item.answers[0] if s.item.answers else "(abstain)").replace("|", "/")[:80]
+        predicted = (s.prediction or "(abstained)").replace("|", "/").replace("\n", " ")[:80]
+        lines.append(f"| {s.item.id} | {s.item.kind} | {s.rank or '-'} | {s.f1:.2f} | {s.confidence:.2f} | "
+                     f"{predicted} | {gold} |")
+    (folder / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return folder / "report.md"
+
+
+def check_floors(summary: dict[str, Any], floors: dict[str, float]) -> list[str]:
+    """Figures below their floor, as 'name: value < floor'. Floors name paths like 'answers.HasAns.f1'."""
+    failures = []
+    for path, floor in floors.items():
+        if path.startswith("_"):
+            continue
+        value: Any = summary
+        for part in path.split("."):
+            value = value[part]
+        if value < floor:
+            failures.append(f"{path}: {value:.3f} < floor {floor:.3f}")
+    return failures
+
+
+def main(gold: Path, index_dir: Path, as_json: bool = False, report_dir: Path | None = None,
+         floors: bool = False) -> int:
+    from qa.pipeline import Pipeline
+
+    items = load_gold(gold)
+    summary, scored = evaluate(items, Pipeline(index_dir))
+    if as_json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(render(summary))
+    if report_dir is not None:
+        path = write_report(summary, scored, report_dir)
+        print(f"\nreport: {path}", file=sys.stderr)
+    if floors:
+        failures = check_floors(summary, json.loads(FLOORS_FILE.read_text(encoding="utf-8")))
+        for failure in failures:
+            print(f"below floor: {failure}", file=sys.stderr)
+        return 1 if failures else 0
+    return 0
+
+
+def calibrate(gold: Path, index_dir: Path) -> int:
+    """Refit the answer confidence on the gold set and save it (see qa/answer.py)."""
+    from qa.calibration import fit_and_save
+    from qa.pipeline import Pipeline
+
+    items = load_gold(gold)
+    path, report = fit_and_save(items, Pipeline(index_dir))
+    print(f"calibration saved to {path}: {report}")
+    return 0

@@ -1,0 +1,113 @@
+"""What a question asks for: its answer type, the judgement area it names, its head noun and content words."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from qa.retrieve import retrieval_query
+from qa.text import STOPWORDS, tokens, words
+
+AnswerType = Literal["grade", "history", "date", "person", "named", "quantity", "list", "yesno", "reason",
+                     "place", "description"]
+
+GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
+                     r"overall effectiveness)\b", re.I)
+HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|progress(?:ed)? since|"
+                       r"since\s+(?:19|20)\d\d|between\s+(?:19|20)\d\d)\b", re.I)
+DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)\b|(?:in )?which (?:month|year|date)\b|"
+                    r"on what date\b|how long ago\b)", re.I)
+PERSON_Q = re.compile(r"^\s*(who|whom|to whom|by whom)\b", re.I)
+QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
+                        r"what number|average|how frequently)\b", re.I)
+NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
+                     r"what (?:tool|survey|board|status|service|team|agency|framework|system|programme|council|"
+                     r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)
+LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recommend(?:ed|s|ations?)?|"
+                    r"what (?:failings|weaknesses|shortcomings|problems|concerns) did|"
+                    r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
+YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
+REASON_Q = re.compile(r"^\s*why\b", re.I)
+PLACE_Q = re.compile(r"^\s*where\b", re.I)
+
+AREAS = (
+    ("children in care and care leavers", re.compile(r"children in care and care leavers", re.I)),
+    ("care leavers", re.compile(r"care leavers?|leaving care|leave care", re.I)),
+    ("children in care", re.compile(r"children in care|looked[- ]after|in care\b|children's care|care services", re.I)),
+    ("help and protection", re.compile(r"help and protection|need help|protection|safeguarding", re.I)),
+    ("impact of leaders", re.compile(r"leaders|leadership|management|managers", re.I)),
+    ("overall effectiveness", re.compile(r"overall|effectiveness|children.s services|services as a whole", re.I)),
+)
+# words that say nothing about *what* is graded: a grade question with other topic words names an area
+# the reports do not grade (adoption, schools...)
+GRADE_GENERIC = set(tokens(
+    "grade grades graded rated rating rate judged judgement judgment get got give given gave receive received "
+    "barnet barnet's ofsted inspection inspections inspectors inspector local authority council children "
+    "services service overall effectiveness latest current recent now year last previous first time changed "
+    "change over since between history progress improved how what which was were is are the did do does "
+    "has have had its their changed grade for of in on to and by with effectiveness judgement judgment "
+    "experiences experience work practice social families impact"))
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    type: AnswerType
+    content: tuple[str, ...]  # stemmed content words, years removed
+    head: tuple[str, ...]  # nouns the answer phrase should end in ('team', 'tool'), for named questions
+    area: str | None  # judgement area for grade questions
+    area_extra: tuple[str, ...]  # topic words a grade question has beyond any known area
+
+
+def answer_type(text: str) -> AnswerType:
+    if DATE_Q.search(text):
+        return "date"
+    if GRADE_Q.search(text) and not QUANTITY_Q.search(text):
+        return "history" if HISTORY_Q.search(text) else "grade"
+    if QUANTITY_Q.search(text):
+        return "quantity"
+    if PERSON_Q.search(text):
+        return "person"
+    if LIST_Q.search(text):
+        return "list"
+    if REASON_Q.search(text):
+        return "reason"
+    if PLACE_Q.search(text):
+        return "place"
+    if NAMED_Q.search(text):
+        return "named"
+    if YESNO_Q.search(text):
+        return "yesno"
+    return "description"
+
+
+def head_nouns(text: str) -> tuple[str, ...]:
+    """'Which regional adoption agency ...' -> ('agency', 'adoption', 'regional'): the noun the answer names."""
+    match = re.search(r"\b(?:what (?:kind|type|sort) of|which|what(?: is the name of(?: the)?)?)\s+((?:[\w'’-]+\s+){0,4}?)"
+                      r"(?:is|are|was|were|do|does|did|has|have|had|can|could|hold|holds|in|of|for|to|works?|"
+                      r"gives?|helps?|leads?|provides?|runs?|supports?|offers?|looks?)\b", text, re.I)
+    if not match:
+        return ()
+    phrase = [w for w in words(match.group(1)) if w not in STOPWORDS and w not in ("barnet", "name", "kind", "type")]
+    return tuple(reversed(phrase))
+
+
+def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
+    area = None
+    remaining = text
+    for name, pattern in AREAS:
+        if pattern.search(remaining):
+            area = name
+            remaining = pattern.sub(" ", remaining)
+            break
+    extra = tuple(t for t in tokens(retrieval_query(remaining)) if t not in GRADE_GENERIC)
+    if area is None and not extra:
+        area = "overall effectiveness"
+    return area, extra
+
+
+def analyse(text: str) -> Question:
+    kind = answer_type(text)
+    area, extra = grade_area(text) if kind in ("grade", "history") else (None, ())
+    return Question(text=text, type=kind, content=tuple(tokens(retrieval_query(text))), head=head_nouns(text),
+                    area=area, area_extra=extra)

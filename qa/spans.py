@@ -1,0 +1,206 @@
+"""Answer candidates inside one sentence: dates, names, quantities, noun phrases, clauses, with offsets.
+
+Every candidate's (start, end) indexes the sentence string it came from; the scorer shifts them into the
+passage. Extraction is by rules over the text (no downloaded models), typed so the scorer can prefer the
+span whose type fits the question.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+DATE_PATTERNS = (
+    re.compile(rf"\b\d{{1,2}}(?:\s+{MONTH})?\s+(?:to|and|-|–)\s+\d{{1,2}}\s+{MONTH}\s+\d{{4}}\b"),
+    re.compile(rf"\b\d{{1,2}}\s+{MONTH}\s+\d{{4}}\b"),
+    re.compile(rf"\b{MONTH}\s+\d{{4}}\b"),
+    re.compile(r"\b(?:19|20)\d{2}\b"),
+)
+QUANTITY_PATTERNS = (
+    re.compile(r"\b(?:(?:a|the)\s+)?(?:very\s+)?(?:small|large|significant|increasing|growing|high|low|"
+               r"considerable)?\s*number\b", re.I),
+    re.compile(r"\b(?:the\s+)?(?:vast\s+)?majority\b", re.I),
+    re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
+    re.compile(r"\b\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?!-)\b"),
+    re.compile(r"\b(?:daily|weekly|fortnightly|monthly|annually|quarterly|yearly)\b", re.I),
+)
+NAME_WORD = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+NOT_NAMES = set("""Her His Majesty Majesty’s Majesty's Inspector Inspectors Ofsted Barnet London Borough Children
+Children’s Children's Services Service Council Director Department Education Lead Strategic The This That
+These Young People Family Court Advisory Support Local Authority Government National Chief Executive
+Officer Senior Social Workers Work Case Health Integrated Clinical Onwards Upwards Adopt North Point
+Bright Spots Public Law Outline Home Office Family Services Team Board Plan Plans Dear Yours Mr Mrs Ms Dr
+It In On At For From With When While Since Despite During However Most Some Many All Inspection Monitoring
+Focused Visit Findings Overview Main Headline What Who How Where Why Which Overall Good Outstanding
+Inadequate Requires Virtual School Independent Reviewing Officers Partner Agencies""".split())
+PERSON = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD}){{1,2}}(?:\s+HMI)?\b")
+CONNECTOR = r"(?:and|of|for|on|in|the|&)"
+PROPER = re.compile(rf"\b(?:[A-Z][\w’'-]*|[A-Z]{{2,}})(?:\s+(?:{CONNECTOR}\s+)*(?:[A-Z][\w’'-]*|\d[\w-]*))+"
+                    r"(?:\s+\([A-Z][A-Za-z]+\))?")
+ACRONYM = re.compile(r"\b[A-Z]{3,}s?\b")
+QUOTED = re.compile(r"[‘'“\"]([^’'”\"]{2,60})[’'”\"]")
+PARENTHETICAL = re.compile(r"\(([A-Z][^()]{1,60})\)")
+# words that end a noun phrase when walking out from its head noun
+BOUNDARY = set("""is are was were be been being has have had do does did will would can could should may might
+must shall to in into on at by for from with within without about against between through during before
+after over under since until as than that which who whom whose where when while because although though
+if unless so but or nor not also including include includes included such using use used uses provide
+provides provided providing help helps helped leads lead leading led offers offer offered enable enables
+ensure ensures ensuring support supports supported receive receives received benefit benefits benefited
+there their they them it its this these those he she his her we our you your achieving achieved
+entered enter established establish identified identify found find said says""".split())
+TOKEN = re.compile(r"‘[^’]{1,60}’|'[^']{1,60}'(?=\s)|“[^”]{1,60}”|\([^()]{1,60}\)|[\w’'-]+|[^\s\w]")
+CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:and|but|although|though|however|so|while|which|as a result)\b)")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    start: int
+    end: int
+    type: str  # date, person, org, quantity, phrase, quoted, clause, sentence, list
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in " ,;:":
+        start += 1
+    while end > start and text[end - 1] in " ,;:.":
+        end -= 1
+    return start, end
+
+
+def dates(text: str) -> Iterator[Candidate]:
+    taken: list[tuple[int, int]] = []
+    for pattern in DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            if any(a <= match.start() and match.end() <= b for a, b in taken):
+                continue
+            taken.append((match.start(), match.end()))
+            yield Candidate(match.start(), match.end(), "date")
+
+
+def quantities(text: str) -> Iterator[Candidate]:
+    for pattern in QUANTITY_PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = _trim(text, match.start(), match.end())
+            if end > start and not re.fullmatch(r"(?:19|20)\d\d", text[start:end]):
+                yield Candidate(start, end, "quantity")
+
+
+def persons(text: str) -> Iterator[Candidate]:
+    names = []
+    for match in PERSON.finditer(text):
+        parts = match.group(0).replace(" HMI", "").split()
+        if any(p in NOT_NAMES for p in parts):
+            continue
+        names.append((match.start(), match.end()))
+        yield Candidate(match.start(), match.end(), "person")
+    for (a, b), (c, d) in zip(names, names[1:]):
+        if re.fullmatch(r",?\s+and\s+", text[b:c]):
+            yield Candidate(a, d, "person")  # 'Tara Geere and Christine Kennet'
+
+
+def organisations(text: str) -> Iterator[Candidate]:
+    for match in PROPER.finditer(text):
+        start, end = match.start(), match.end()
+        if text[start:end].split()[0] in ("The", "A", "An", "This", "These", "In", "When"):
+            start = text.index(" ", start) + 1
+        if len(text[start:end].split()) >= 2 or ACRONYM.fullmatch(text[start:end]):
+            yield Candidate(start, end, "org")
+    for match in ACRONYM.finditer(text):
+        yield Candidate(match.start(), match.end(), "org")
+    for match in PARENTHETICAL.finditer(text):
+        yield Candidate(match.start(1), match.end(1), "org")
+
+
+def quoted(text: str) -> Iterator[Candidate]:
+    for match in QUOTED.finditer(text):
+        yield Candidate(match.start(1), match.end(1), "quoted")
+        yield Candidate(match.start(), match.end(), "quoted")
+
+
+def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]:
+    """Phrases ending in (or naming) a head noun: 'a child exploitation and missing (CEAM) tool'."""
+    if not heads:
+        return
+    spans = [(m.start(), m.end(), m.group(0)) for m in TOKEN.finditer(text)]
+    head_stems = {stem(h) for h in heads}
+    for i, (start, end, word) in enumerate(spans):
+        if stem(word.lower()) not in head_stems:
+            continue
+        left = i
+        while left > 0:
+            prev = spans[left - 1][2]
+            if prev.lower() in BOUNDARY or re.fullmatch(r"[^\w‘'“(]+", prev):
+                break
+            left -= 1
+        right = i
+        if right + 1 < len(spans) and spans[right + 1][2].startswith("("):
+            right += 1
+        if right + 2 < len(spans) and spans[right + 1][2] == "of":
+            j = right + 2  # 'the status of a borough of sanctuary'
+            while j < len(spans) and spans[j][2].lower() not in BOUNDARY - {"of"} and re.match(r"[\w‘'“(]", spans[j][2]):
+                j += 1
+            yield Candidate(spans[left][0], spans[j - 1][1], "phrase")
+        if left < i or right > i:
+            yield Candidate(spans[left][0], spans[right][1], "phrase")
+        if left < i and spans[left][2].lower() in ("the", "a", "an"):
+            yield Candidate(spans[left + 1][0], spans[right][1], "phrase")
+
+
+def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
+    """Who-answers that are not names: the subject before the question's verb, or the agent after 'by'."""
+    spans = [(m.start(), m.end(), m.group(0)) for m in TOKEN.finditer(text)]
+    for i, (start, end, word) in enumerate(spans):
+        if stem(word.lower()) not in verbs:
+            continue
+        # subject: from the sentence start (or the last comma) up to the verb, auxiliaries and adverbs dropped
+        j = i
+        while j > 0 and (spans[j - 1][2].lower() in ("is", "are", "was", "were", "has", "have", "been", "being")
+                         or spans[j - 1][2].lower().endswith("ly")):
+            j -= 1
+        first = 0
+        for k in range(j - 1, -1, -1):
+            if spans[k][2] in (",", ";", ":"):
+                first = k + 1
+                break
+        if 0 < j - first <= 8:
+            yield Candidate(spans[first][0], spans[j - 1][1], "phrase")
+        if i + 2 < len(spans) and spans[i + 1][2] == "by":
+            k = i + 2
+            while k < len(spans) and spans[k][2].lower() not in BOUNDARY and re.match(r"[\w‘'“(]", spans[k][2]):
+                k += 1
+            if k > i + 2:
+                yield Candidate(spans[i + 2][0], spans[k - 1][1], "phrase")
+    # 'The virtual school is very well led by ...': a short subject before the first auxiliary
+    match = re.match(r"^((?:[\w’'-]+\s+){0,5}?[\w’'-]+)\s+(?:is|are|was|were|has|have)\b", text)
+    if match:
+        yield Candidate(0, match.end(1), "phrase")
+
+
+def places(text: str) -> Iterator[Candidate]:
+    for match in re.finditer(r"\b(?:at|in|within|through)\s+((?:[\w’'()-]+\s+){0,7}?[\w’'()-]+)(?=[,.;]|\s+(?:and|to|which|where)\b|$)", text):
+        yield Candidate(match.start(), match.end(1), "place")
+        yield Candidate(match.start(1), match.end(1), "place")
+
+
+def clauses(text: str) -> Iterator[Candidate]:
+    """The sentence and its clauses (split at ';' and at ', and/but/although...')."""
+    yield Candidate(*_trim_sentence(text, 0, len(text)), "sentence")
+    cuts = [0] + [m.end() for m in CLAUSE_BREAK.finditer(text)] + [len(text)]
+    if len(cuts) > 2:
+        for a, b in zip(cuts, cuts[1:]):
+            start, end = _trim(text, a, b)
+            if len(text[start:end].split()) >= 3:
+                yield Candidate(start, end, "clause")
+    lead = re.match(r"^(?:However|Therefore|As a result|In addition|Overall|Notably|Despite[^,]+|For (?:a |some )[^,]+),\s+", text)
+    if lead:
+        yield Candidate(*_trim_sentence(text, lead.end(), len(text)), "clause")
+
+
+def _trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
