@@ -23,7 +23,7 @@ from qa.calibration import Calibration
 from qa.index import Index
 from qa.question import Question, analyse
 from qa.retrieve import document_matches
-from qa.text import STOPWORDS, tokens
+from qa.text import tokens
 from qa.types import Answer, Document, Hit, HistoryStep, Judgement, Passage
 
 log = logging.getLogger(__name__)
@@ -37,13 +37,18 @@ W_LOCAL = 0.25
 W_PASSAGE = 0.4
 W_RANK = 0.15
 W_NOVELTY = 0.2
-UNKNOWN_WORD_PENALTY = 0.35
+W_SECTION = 0.3
+UNKNOWN_WORD_PENALTY = 0.3
+DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
+PLURAL_Q = re.compile(r"\b(?:were|are|inspectors|people|who were)\b", re.I)
+# question words too general to count as unknown when the corpus lacks them
+META_WORDS = set(tokens("according news article report say said tell told think happen happens"))
 
 # how well a candidate's type fits the question's answer type (missing pairs are not considered at all)
 TYPE_FIT: dict[str, dict[str, float]] = {
     "date": {"date": 0.3},
-    "person": {"person": 0.35, "org": 0.2, "phrase": 0.1},
-    "named": {"phrase": 0.3, "quoted": 0.3, "org": 0.2},
+    "person": {"person": 0.35, "agent": 0.3, "org": 0.1, "phrase": 0.15},
+    "named": {"phrase": 0.3, "quoted": 0.4, "org": 0.2},
     "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
     "quantity": {"quantity": 0.3},
     "list": {"list": 0.45, "sentence": -0.1},
@@ -182,7 +187,7 @@ def _coverage(question_weights: dict[str, float], words: set[str]) -> float:
     return sum(w for t, w in question_weights.items() if t in words) / total
 
 
-def _candidates(q: Question, sentence: str, passage: Passage, first_sentence: bool):
+def _candidates(q: Question, sentence: str):
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     if "date" in kinds:
         yield from spans.dates(sentence)
@@ -197,7 +202,7 @@ def _candidates(q: Question, sentence: str, passage: Passage, first_sentence: bo
     if "phrase" in kinds:
         yield from spans.noun_phrases(sentence, q.head, _stem)
         if q.type == "person":
-            yield from spans.role_phrases(sentence, set(q.content), _stem)
+            yield from spans.role_phrases(sentence, set(q.verbs), _stem)
     if "place" in kinds:
         yield from spans.places(sentence)
     if "sentence" in kinds or "clause" in kinds:
@@ -211,8 +216,11 @@ def _stem(word: str) -> str:
 
 def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None) -> tuple[Answer, Hit] | None:
     weights = {t: index.idf(t) for t in q.content}
-    unknown = sum(1 for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit())
-    question_words = set(q.content)
+    unknown = sum(1 for t in q.content
+                  if index.document_frequency.get(t, 0) == 0 and not t.isdigit() and t not in META_WORDS)
+    stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
+    plural = bool(PLURAL_Q.search(q.text))
+    question_words = set(q.words)
     best: tuple[float, Answer, Hit] | None = None
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     for hit in hits[:READ_DEPTH]:
@@ -220,13 +228,13 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         row = index.passage_rows.get(passage.id)
         sims = index.sentence_vectors_of(row) @ vector if (row is not None and vector is not None) else None
         section_words = set(tokens(passage.section or ""))
-        base = W_PASSAGE * hit.score + W_RANK / hit.rank - UNKNOWN_WORD_PENALTY * unknown
-        found_any = False
+        section_fit = W_SECTION * _coverage(weights, section_words)
+        base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown + section_fit
         if passage.kind == "list" and "list" in kinds:
             lines = passage.text.split("\n")
             offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
-            words = set(tokens(passage.text)) | section_words
-            score = base + W_COVERAGE * _coverage(weights, words) + kinds["list"] + (
+            coverage = _coverage(weights, set(tokens(passage.text)) | section_words)
+            score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] + W_NOVELTY + (
                 W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
             answer = Answer(passage.text[offset:], 0.0, passage.id, offset, len(passage.text), "list", score)
             if best is None or score > best[0]:
@@ -237,7 +245,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
             coverage = _coverage(weights, sentence_words | section_words)
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
-            for candidate in _candidates(q, sentence, passage, index_in_passage == 0):
+            for candidate in _candidates(q, sentence):
                 fit = kinds.get(candidate.type)
                 if fit is None:
                     continue
@@ -247,23 +255,43 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if span_words and not novel:
                     continue  # only repeats the question
                 novelty = len(novel) / len(span_words) if span_words else 1.0
-                rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
-                local = _coverage(weights, set(tokens(rest))) if candidate.type not in ("sentence", "clause") else coverage
-                length = len(text.split())
-                length_penalty = 0.0
                 if candidate.type in ("sentence", "clause"):
-                    length_penalty = 0.004 * max(0, length - 25)
-                elif length > 8:
-                    length_penalty = 0.02 * (length - 8)
-                score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty - length_penalty
-                found_any = True
+                    novelty = 1.0  # for whole sentences, length decides instead
+                length = len(text.split())
+                extra = 0.0
+                if candidate.type in ("sentence", "clause"):
+                    # a clause must carry the question's words itself to beat its sentence
+                    local = _coverage(weights, set(span_words) | section_words)
+                    extra -= 0.003 * length + 0.004 * max(0, length - 25)
+                else:
+                    rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
+                    local = _coverage(weights, set(tokens(rest)))
+                    if length > 8:
+                        extra -= 0.02 * (length - 8)
+                if candidate.type == "date":
+                    if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
+                        continue  # the question already states this date
+                    extra += _date_specificity(text)
+                if plural and candidate.type == "person" and " and " in text:
+                    extra += 0.1
+                if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):
+                    extra += 0.05
+                score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty + extra
                 if best is None or score > best[0]:
                     start, end = a + candidate.start, a + candidate.end
                     best = (score, Answer(passage.text[start:end], 0.0, passage.id, start, end, candidate.type, score), hit)
-        del found_any
     if best is None:
         return None
     return best[1], best[2]
 
 
-__all__ = ["AnswerScorer", "Reading", "READ_DEPTH", "STOPWORDS", "re"]
+def _date_specificity(text: str) -> float:
+    for pattern, bonus in zip(spans.DATE_PATTERNS, DATE_SPECIFICITY):
+        if pattern.fullmatch(text):
+            return bonus
+    return 0.0
+
+
+def _ends_in_head(text: str, head: str) -> bool:
+    last = re.sub(r"\s*\([^)]*\)$", "", text).split()
+    return bool(last) and _stem(last[-1]) == _stem(head)

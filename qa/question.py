@@ -55,6 +55,8 @@ class Question:
     type: AnswerType
     content: tuple[str, ...]  # stemmed content words, years removed
     head: tuple[str, ...]  # nouns the answer phrase should end in ('team', 'tool'), for named questions
+    verbs: tuple[str, ...]  # for who-questions, the verb after 'who' (stemmed): 'who leads' -> ('lead',)
+    words: frozenset[str]  # every stemmed content word of the question, years and report words included
     area: str | None  # judgement area for grade questions
     area_extra: tuple[str, ...]  # topic words a grade question has beyond any known area
 
@@ -106,8 +108,20 @@ def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
     return area, extra
 
 
+# words that say which report is meant rather than what is asked ("according to the monitoring visit")
+DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections report letter news article according "
+                            "ofsted inspectorate"))
+
+
 def analyse(text: str) -> Question:
-    kind = answer_type(text)
+    bare = retrieval_query(text).lstrip(" ,")
+    kind = answer_type(bare)
     area, extra = grade_area(text) if kind in ("grade", "history") else (None, ())
-    return Question(text=text, type=kind, content=tuple(tokens(retrieval_query(text))), head=head_nouns(text),
-                    area=area, area_extra=extra)
+    content = tokens(bare)
+    topical = [t for t in content if t not in DOCUMENT_WORDS]
+    if len(topical) >= 2:
+        content = topical
+    verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
+    verbs = tuple(tokens(verb.group(1))) if verb else ()
+    return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare), verbs=verbs,
+                    words=frozenset(tokens(text)), area=area, area_extra=extra)

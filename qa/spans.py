@@ -22,7 +22,7 @@ QUANTITY_PATTERNS = (
                r"considerable)?\s*number\b", re.I),
     re.compile(r"\b(?:the\s+)?(?:vast\s+)?majority\b", re.I),
     re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
-    re.compile(r"\b\d+(?:,\d{3})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?!-)\b"),
+    re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
     re.compile(r"\b(?:daily|weekly|fortnightly|monthly|annually|quarterly|yearly)\b", re.I),
 )
 NAME_WORD = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
@@ -36,14 +36,14 @@ Focused Visit Findings Overview Main Headline What Who How Where Why Which Overa
 Inadequate Requires Virtual School Independent Reviewing Officers Partner Agencies""".split())
 PERSON = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD}){{1,2}}(?:\s+HMI)?\b")
 CONNECTOR = r"(?:and|of|for|on|in|the|&)"
-PROPER = re.compile(rf"\b(?:[A-Z][\w’'-]*|[A-Z]{{2,}})(?:\s+(?:{CONNECTOR}\s+)*(?:[A-Z][\w’'-]*|\d[\w-]*))+"
+PROPER = re.compile(rf"\b(?!{MONTH}\b)(?:[A-Z][\w’'-]*)(?:\s+(?:{CONNECTOR}\s+)*(?!{MONTH}\b)[A-Z][\w’'-]*)+"
                     r"(?:\s+\([A-Z][A-Za-z]+\))?")
 ACRONYM = re.compile(r"\b[A-Z]{3,}s?\b")
 QUOTED = re.compile(r"[‘'“\"]([^’'”\"]{2,60})[’'”\"]")
 PARENTHETICAL = re.compile(r"\(([A-Z][^()]{1,60})\)")
 # words that end a noun phrase when walking out from its head noun
 BOUNDARY = set("""is are was were be been being has have had do does did will would can could should may might
-must shall to in into on at by for from with within without about against between through during before
+must shall to of in into on at by for from with within without about against between through during before
 after over under since until as than that which who whom whose where when while because although though
 if unless so but or nor not also including include includes included such using use used uses provide
 provides provided providing help helps helped leads lead leading led offers offer offered enable enables
@@ -51,7 +51,7 @@ ensure ensures ensuring support supports supported receive receives received ben
 there their they them it its this these those he she his her we our you your achieving achieved
 entered enter established establish identified identify found find said says""".split())
 TOKEN = re.compile(r"‘[^’]{1,60}’|'[^']{1,60}'(?=\s)|“[^”]{1,60}”|\([^()]{1,60}\)|[\w’'-]+|[^\s\w]")
-CLAUSE_BREAK = re.compile(r";\s+|,\s+(?=(?:and|but|although|though|however|so|while|which|as a result)\b)")
+CLAUSE_BREAK = re.compile(r";\s+|:\s*[“\"]|,\s+(?=(?:and|but|although|though|however|so|while|which|as a result)\b)")
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]
         left = i
         while left > 0:
             prev = spans[left - 1][2]
-            if prev.lower() in BOUNDARY or re.fullmatch(r"[^\w‘'“(]+", prev):
+            inside_name = prev[:1].isupper() and left - 1 > 0  # 'Support' in 'Advisory and Support Service'
+            if (prev.lower() in BOUNDARY and not inside_name) or re.fullmatch(r"[^\w‘'“(]+", prev):
                 break
             left -= 1
         right = i
@@ -139,20 +140,33 @@ def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]
             right += 1
         if right + 2 < len(spans) and spans[right + 1][2] == "of":
             j = right + 2  # 'the status of a borough of sanctuary'
-            while j < len(spans) and spans[j][2].lower() not in BOUNDARY - {"of"} and re.match(r"[\w‘'“(]", spans[j][2]):
+            while j < len(spans) and (spans[j][2] == "of" or spans[j][2].lower() not in BOUNDARY) and re.match(r"[\w‘'“(]", spans[j][2]):
                 j += 1
             yield Candidate(spans[left][0], spans[j - 1][1], "phrase")
         if left < i or right > i:
             yield Candidate(spans[left][0], spans[right][1], "phrase")
         if left < i and spans[left][2].lower() in ("the", "a", "an"):
             yield Candidate(spans[left + 1][0], spans[right][1], "phrase")
+        if right + 1 < len(spans) and spans[right + 1][2].lower() in ("that", "which", "who"):
+            match = re.compile(r"[^,;.]+").match(text, spans[right + 1][0])  # '... service that assesses ...'
+            if match:
+                yield Candidate(spans[left][0], match.end(), "phrase")
+
+
+def _same_word(stem, word: str, stems: set[str]) -> bool:
+    """'overseen' ~ 'oversees': stems agree, or share a five-letter start (irregular forms)."""
+    stemmed = stem(word.lower())
+    return stemmed in stems or (len(stemmed) >= 5 and any(s[:5] == stemmed[:5] for s in stems if len(s) >= 5))
+
+
+PRONOUN_SUBJECT = re.compile(r"^(?:this|that|these|those|it|they|there|he|she|we|you|i|which|who)\b", re.I)
 
 
 def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
     """Who-answers that are not names: the subject before the question's verb, or the agent after 'by'."""
     spans = [(m.start(), m.end(), m.group(0)) for m in TOKEN.finditer(text)]
     for i, (start, end, word) in enumerate(spans):
-        if stem(word.lower()) not in verbs:
+        if not _same_word(stem, word, verbs):
             continue
         # subject: from the sentence start (or the last comma) up to the verb, auxiliaries and adverbs dropped
         j = i
@@ -164,18 +178,19 @@ def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
             if spans[k][2] in (",", ";", ":"):
                 first = k + 1
                 break
-        if 0 < j - first <= 8:
+        if 0 < j - first <= 8 and not PRONOUN_SUBJECT.match(spans[first][2]):
             yield Candidate(spans[first][0], spans[j - 1][1], "phrase")
         if i + 2 < len(spans) and spans[i + 1][2] == "by":
             k = i + 2
             while k < len(spans) and spans[k][2].lower() not in BOUNDARY and re.match(r"[\w‘'“(]", spans[k][2]):
                 k += 1
             if k > i + 2:
-                yield Candidate(spans[i + 2][0], spans[k - 1][1], "phrase")
-    # 'The virtual school is very well led by ...': a short subject before the first auxiliary
-    match = re.match(r"^((?:[\w’'-]+\s+){0,5}?[\w’'-]+)\s+(?:is|are|was|were|has|have)\b", text)
-    if match:
-        yield Candidate(0, match.end(1), "phrase")
+                yield Candidate(spans[i + 2][0], spans[k - 1][1], "agent")
+    if verbs:
+        # 'The virtual school is very well led by ...': a short subject before the first auxiliary
+        match = re.match(r"^((?:[\w’'-]+\s+){0,5}?[\w’'-]+)\s+(?:is|are|was|were|has|have)\b", text)
+        if match and not PRONOUN_SUBJECT.match(text):
+            yield Candidate(0, match.end(1), "phrase")
 
 
 def places(text: str) -> Iterator[Candidate]:
