@@ -15,8 +15,9 @@ from qa.types import Document, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
 FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
-DENSE_WEIGHT = 0.55
-SENTENCE_WEIGHT = 0.5
+DENSE_WEIGHT = 0.5
+SENTENCE_WEIGHT = 0.7
+LEXICAL_SCALE = 8.0
 CANDIDATES = 100
 YEAR = r"((?:19|20)\d{2})"
 KIND_WORDS = {
@@ -139,11 +140,15 @@ class Retriever:
     def _fuse(self, dense: dict[int, float], lexical: dict[int, float], mode: Mode, question: str) -> dict[int, float]:
         """Cosine (clipped to [0, 1]) and BM25 scaled by the best BM25 score, mixed by weight."""
         top_lexical = max(lexical.values(), default=0.0) or 1.0
+        if LEXICAL_SCALE:  # saturating: a weak best match stays weak instead of being scaled up to 1
+            top_lexical = 1.0
         weight = {"hybrid": self.dense_weight, "dense": 1.0, "lexical": 0.0}[mode]
         kinds = [kind for kind, pattern in KIND_WORDS.items() if pattern.search(question)]
         fused = {}
         for row in set(dense) | set(lexical):
-            score = weight * max(0.0, dense.get(row, 0.0)) + (1 - weight) * lexical.get(row, 0.0) / top_lexical
+            raw = lexical.get(row, 0.0)
+            scaled = raw / (raw + LEXICAL_SCALE) if LEXICAL_SCALE else raw / top_lexical
+            score = weight * max(0.0, dense.get(row, 0.0)) + (1 - weight) * scaled
             if kinds and self.index.documents[self.index.passages[row].document_id].kind in kinds:
                 score += 0.1  # the question names the kind of report it means
             fused[row] = min(1.0, score)

@@ -178,7 +178,7 @@ def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
             if spans[k][2] in (",", ";", ":"):
                 first = k + 1
                 break
-        if 0 < j - first <= 8 and not PRONOUN_SUBJECT.match(spans[first][2]):
+        if 0 < j - first <= 8 and not PRONOUN_SUBJECT.match(spans[first][2]) and spans[first][2].lower() not in BOUNDARY | {"for"}:
             yield Candidate(spans[first][0], spans[j - 1][1], "phrase")
         if i + 2 < len(spans) and spans[i + 1][2] == "by":
             k = i + 2
@@ -206,6 +206,9 @@ def clauses(text: str) -> Iterator[Candidate]:
     if len(cuts) > 2:
         for a, b in zip(cuts, cuts[1:]):
             start, end = _trim(text, a, b)
+            lead = re.match(r"(?:and|but|so|while|however,?)\s+", text[start:end], re.I)
+            if lead:
+                start += lead.end()
             if len(text[start:end].split()) >= 3:
                 yield Candidate(start, end, "clause")
     lead = re.match(r"^(?:However|Therefore|As a result|In addition|Overall|Notably|Despite[^,]+|For (?:a |some )[^,]+),\s+", text)
