@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
 MAX_TOP_K = 20
+RELOAD_CHECK_SECONDS = 1.0
 
 
 class Pipeline:
@@ -26,6 +27,7 @@ class Pipeline:
         self.index_dir = Path(index_dir)
         self.embedder = embedder or default_embedder()
         self._lock = threading.Lock()
+        self._checked = time.monotonic()
         self.index: Index = load_index(self.index_dir, self.embedder.name)
         self.retriever = Retriever(self.index, self.embedder)
         self.scorer = answering.AnswerScorer.load()
@@ -34,8 +36,12 @@ class Pipeline:
         self.embedder.warm_up()
         self.embedder.encode(["warm up"])
 
-    def reload_if_changed(self) -> bool:
-        """Pick up a newer index written by `qa build`/`qa add` without a restart."""
+    def reload_if_changed(self, force_check: bool = False) -> bool:
+        """Pick up a newer index written by `qa build`/`qa add` without a restart (checked at most once a second)."""
+        now = time.monotonic()
+        if not force_check and now - self._checked < RELOAD_CHECK_SECONDS:
+            return False
+        self._checked = now
         folder = current_version(self.index_dir)
         if folder is None or folder == self.index.path:
             return False

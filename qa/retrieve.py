@@ -59,8 +59,12 @@ STATED_DATE = re.compile(
 def retrieval_query(question: str) -> str:
     """The question without the years it states: those act as filters, and as words they would only
     pull up passages that happen to mention the year."""
-    stripped = STATED_DATE.sub(" ", question)
-    return " ".join(stripped.split()) or question
+    stripped = " ".join(STATED_DATE.sub(" ", question).split())
+    # 'according to the inspection' names the source, which filters and the kind boost already handle
+    stripped = re.sub(r",?\s*\baccording to (?:the |its |their )?[\w’' -]{0,40}?"
+                      r"(?:inspection|report|visit|letter|article|inspectors|ofsted)(?:'s)?\b", "", stripped, flags=re.I)
+    stripped = re.sub(r"\s+([?.!,;:])", r"\1", stripped)
+    return stripped or question
 
 
 def document_matches(document: Document, filters: dict[str, Any]) -> bool:

@@ -1,0 +1,112 @@
+"""Shared fixtures: the real corpus, an index built from it with the real bundled model, a live server."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+def corpus_file(prefix: str) -> Path:
+    """A bundled report by the start of its name, e.g. '2024-06'."""
+    return next(p for p in CORPUS.iterdir() if p.name.startswith(prefix) and p.suffix == ".txt")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from qa.embed import default_embedder
+
+    model = default_embedder()
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory, embedder) -> Path:
+    """The bundled corpus, built once per test session with the real model."""
+    from qa.builder import build
+
+    folder = tmp_path_factory.mktemp("index")
+    build(CORPUS, folder, embedder=embedder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pipeline(index_dir, embedder):
+    from qa.pipeline import Pipeline
+
+    return Pipeline(index_dir, embedder)
+
+
+@pytest.fixture(scope="session")
+def documents():
+    from qa.ingest import load_corpus
+
+    return {d.id: d for d in load_corpus(CORPUS).documents}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(index_dir: Path, extra_env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`qa serve` as a real process on 127.0.0.1; returns once /api/health answers."""
+    port = free_port()
+    env = os.environ | {"PYTHONUNBUFFERED": "1"} | (extra_env or {})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa", "serve", "--index", str(index_dir), "--port", str(port), "--threads", "8"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qa serve exited: {process.stdout.read()}")
+        try:
+            if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("qa serve did not come up within 120 s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(index_dir):
+    """A live `qa serve` over the session index."""
+    process, base = start_server(index_dir)
+    yield base
+    stop_server(process)
+
+
+@pytest.fixture()
+def copy_corpus(tmp_path) -> Path:
+    """The five reports copied without their manifest."""
+    target = tmp_path / "corpus"
+    target.mkdir()
+    for path in CORPUS.glob("*.txt"):
+        shutil.copy(path, target / path.name)
+    return target

@@ -1,0 +1,103 @@
+"""The reader on the real model and corpus: each answer type, grades with history, abstention, offsets."""
+from __future__ import annotations
+
+import pytest
+
+
+def check_offsets(reply):
+    answer = reply["answer"]
+    if answer is None:
+        return
+    cited = next(p for p in reply["passages"] if p["id"] == answer["passage_id"])
+    assert cited["text"][answer["start"]:answer["end"]] == answer["text"]
+    assert 0 <= answer["confidence"] <= 1
+
+
+@pytest.mark.parametrize("question, expected, kind", [
+    ("When did the 2024 inspection take place?", "10 to 14 June 2024", "date"),
+    ("When was the focused visit to Barnet carried out?", "23 and 24 June 2021", "date"),
+    ("Who was the lead inspector for the 2024 inspection?", "Naintara Khosla", "person"),
+    ("Who were the inspectors on the 2021 focused visit?", "Tara Geere and Christine Kennet", "person"),
+    ("Which regional adoption agency is Barnet part of?", "Adopt London North", "org"),
+    ("What tool do social workers use to analyse risk when children in care go missing?",
+     "a child exploitation and missing (CEAM) tool", "phrase"),
+    ("How often are threshold meetings held in the MASH?", "daily", "quantity"),
+    ("How good were personal education plans in 2024?", "Personal education plans are of high quality", None),
+])
+def test_answer_types(pipeline, question, expected, kind):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"].startswith(expected)
+    if kind:
+        assert reply["answer"]["type"] == kind
+    check_offsets(reply)
+    assert reply["passages"][0]["id"] == reply["answer"]["passage_id"]  # the answering passage comes first
+
+
+def test_list_answer_for_what_needs_to_improve(pipeline):
+    reply = pipeline.ask("What needs to improve according to the 2024 inspection?")
+    assert reply["answer"]["type"] == "list"
+    items = reply["answer"]["text"].split("\n")
+    assert items[0] == "Return home interviews informing safety plans for children who go missing."
+    assert len(items) == 4
+    check_offsets(reply)
+
+
+def test_grade_with_a_year_comes_from_that_inspection(pipeline):
+    reply = pipeline.ask("How were care leavers rated in 2024?")
+    answer = reply["answer"]
+    assert answer["text"] == "Good" and answer["type"] == "grade"
+    cited = reply["passages"][0]
+    assert cited["id"] == answer["passage_id"] and cited["document"]["date"] == "2024-06-14"
+    assert "The experiences and progress of care leavers: Good" in cited["text"]
+    check_offsets(reply)
+    assert pipeline.ask("How were children in care rated in 2024?")["answer"]["text"] == "Outstanding"
+    # 2019 graded children in care and care leavers together
+    reply = pipeline.ask("How were care leavers rated in 2019?")
+    assert reply["answer"]["text"] == "Good" and reply["passages"][0]["document"]["year"] == 2019
+
+
+def test_grade_without_a_year_is_the_latest_with_history(pipeline):
+    reply = pipeline.ask("What is the overall effectiveness grade?")
+    answer = reply["answer"]
+    assert answer["text"] == "Good" and reply["passages"][0]["document"]["year"] == 2024
+    steps = [(s["year"], s["grade"]) for s in answer["history"]]
+    assert steps == [(2017, "Inadequate"), (2019, "Good"), (2024, "Good")]
+    ids = {p.id for p in pipeline.index.passages}
+    assert all(s["passage_id"] in ids for s in answer["history"])
+
+
+def test_history_since_a_year(pipeline):
+    reply = pipeline.ask("How has the overall grade changed since 2017?")
+    assert [s["grade"] for s in reply["answer"]["history"]] == ["Inadequate", "Good", "Good"]
+
+
+def test_visits_are_never_reported_as_grades(pipeline):
+    reply = pipeline.ask("How were care leavers rated in 2021?")
+    assert reply["abstained"] and reply["answer"] is None
+    assert reply["passages"]  # the closest passages still come back
+
+
+@pytest.mark.parametrize("question", [
+    "What was Camden's overall effectiveness grade in 2024?",
+    "What grade did Barnet's adoption service get in 2024?",
+    "What is the starting salary for a social worker in Barnet?",
+    "Who was the Mayor of London in 2024?",
+])
+def test_abstains_when_the_reports_do_not_answer(pipeline, question):
+    reply = pipeline.ask(question)
+    assert reply["abstained"] and reply["answer"] is None
+    assert reply["passages"]
+
+
+def test_offsets_hold_for_every_gold_question(pipeline):
+    from pathlib import Path
+    from eval.runner import load_gold
+
+    for item in load_gold(Path(__file__).parent.parent / "eval" / "gold.jsonl"):
+        reply = pipeline.ask(item.question)
+        check_offsets(reply)
+        candidate = reply.get("candidate")
+        if candidate:
+            cited = next((p for p in reply["passages"] if p["id"] == candidate["passage_id"]), None)
+            assert cited is None or cited["text"][candidate["start"]:candidate["end"]] == candidate["text"]

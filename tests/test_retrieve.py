@@ -1,0 +1,68 @@
+"""Retrieval: years in the question as filters, metadata filters, hybrid ranking on the real index."""
+from __future__ import annotations
+
+import pytest
+
+from qa.retrieve import question_filters, retrieval_query, validate_filters
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How were care leavers rated in 2024?", {"year": 2024}),
+    ("What did the 2019 inspection say?", {"year": 2019}),
+    ("How has the grade changed since 2017?", {"date_from": "2017-01-01"}),
+    ("What changed between 2019 and 2024?", {"date_from": "2019-01-01", "date_to": "2024-12-31"}),
+    ("What happened before 2020?", {"date_to": "2019-12-31"}),
+    ("What happens out of hours?", {}),
+])
+def test_years_in_the_question(question, expected):
+    assert question_filters(question) == expected
+
+
+def test_stated_years_leave_the_retrieval_query():
+    assert retrieval_query("How were care leavers rated in 2024?") == "How were care leavers rated?"
+    assert retrieval_query("Who carried out the visit in November 2017?") == "Who carried out the visit?"
+
+
+def test_filter_validation_names_the_bad_value():
+    with pytest.raises(ValueError, match="filters.year"):
+        validate_filters({"year": "2024"})
+    with pytest.raises(ValueError, match="unknown filter"):
+        validate_filters({"colour": "red"})
+    with pytest.raises(ValueError, match="after date_to"):
+        validate_filters({"date_from": "2024-01-01", "date_to": "2019-01-01"})
+
+
+def test_year_filter_applies(pipeline):
+    reply = pipeline.ask("How were care leavers rated in 2024?")
+    assert reply["filters_applied"] == {"year": 2024}
+    assert reply["passages"] and all(p["document"]["year"] == 2024 for p in reply["passages"])
+    top = reply["passages"][0]
+    assert "care leavers" in top["text"] and top["document"]["date"] == "2024-06-14"
+
+
+def test_kind_document_and_date_filters(pipeline):
+    reply = pipeline.ask("What did inspectors find about supervision?", filters={"kind": "monitoring visit"})
+    assert {p["document"]["kind"] for p in reply["passages"]} == {"monitoring visit"}
+    reply = pipeline.ask("supervision", filters={"document": "2021-08-barnet-focused-visit-children-in-care"})
+    assert {p["document"]["id"] for p in reply["passages"]} == {"2021-08-barnet-focused-visit-children-in-care"}
+    reply = pipeline.ask("supervision", filters={"date_from": "2021-01-01", "date_to": "2021-12-31"})
+    assert {p["document"]["year"] for p in reply["passages"]} == {2021}
+
+
+def test_hybrid_finds_paraphrased_question(pipeline):
+    reply = pipeline.ask("What happens out of hours?")
+    assert "emergency duty service" in reply["passages"][0]["text"]
+    assert reply["passages"][0]["citation"].endswith("para 21")
+
+
+def test_a_year_no_report_covers_returns_closest_passages_and_abstains(pipeline):
+    reply = pipeline.ask("How were care leavers rated in 2022?")
+    assert reply["abstained"] and reply["answer"] is None
+    assert reply["filters_relaxed"] == ["year"] and reply["passages"]
+
+
+def test_modes_rank_differently_but_all_return_cited_passages(pipeline):
+    for mode in ("dense", "lexical", "hybrid"):
+        reply = pipeline.ask("return home interviews", top_k=3, mode=mode)
+        assert len(reply["passages"]) == 3
+        assert [p["rank"] for p in reply["passages"]] == [1, 2, 3]

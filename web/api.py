@@ -1,0 +1,287 @@
+"""The JSON API blueprint (/api): request and reply models, validation, errors, OpenAPI description."""
+from __future__ import annotations
+
+import logging
+import os
+import hmac
+from datetime import date
+from typing import Any, Literal, Optional
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
+
+from qa.pipeline import MAX_QUESTION_CHARS, MAX_TOP_K
+
+log = logging.getLogger(__name__)
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+class ApiError(Exception):
+    """An error reply: HTTP status, a stable code for programs, a message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# ---------------------------------------------------------------- models (the OpenAPI schemas come from these)
+
+class Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    year: Optional[StrictInt] = Field(None, ge=1900, le=2100, description="only reports about this year")
+    date_from: Optional[date] = Field(None, description="ISO date; reports about this date or later")
+    date_to: Optional[date] = Field(None, description="ISO date; reports about this date or earlier")
+    kind: Optional[StrictStr] = Field(None, max_length=50, description="inspection, focused visit, monitoring visit, letter, news")
+    document: Optional[StrictStr] = Field(None, max_length=200, description="a document id from /api/documents")
+
+    @field_validator("date_from", "date_to", mode="before")
+    @classmethod
+    def iso_only(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an ISO date string YYYY-MM-DD")
+        return value
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"question": "How were care leavers rated in 2024?", "top_k": 5, "filters": {"year": 2024}}})
+    question: StrictStr = Field(..., description=f"1 to {MAX_QUESTION_CHARS} characters after trimming")
+    top_k: StrictInt = Field(5, ge=1, le=MAX_TOP_K, description="passages to return")
+    filters: Optional[Filters] = None
+
+    @field_validator("question")
+    @classmethod
+    def question_length(cls, value: str) -> str:
+        trimmed = value.strip()
+        if not trimmed:
+            raise ValueError("must not be empty")
+        if len(trimmed) > MAX_QUESTION_CHARS:
+            raise ValueError(f"must be at most {MAX_QUESTION_CHARS} characters, got {len(trimmed)}")
+        if "\x00" in trimmed:
+            raise ValueError("must not contain NUL characters")
+        return trimmed
+
+
+class DocumentRef(BaseModel):
+    id: str
+    title: str
+    kind: str
+    date: Optional[str] = Field(None, description="ISO YYYY-MM-DD, or null when unknown")
+    year: Optional[int] = None
+    authority: Optional[str] = None
+
+
+class PassageReply(BaseModel):
+    id: str
+    rank: int
+    score: float
+    text: str
+    document: DocumentRef
+    paragraph: int = Field(..., description="the report's paragraph number, else the paragraph's position (1-based)")
+    section: Optional[str] = None
+    citation: str
+    url: str = Field(..., description="the document view at this paragraph")
+
+
+class HistoryStepReply(BaseModel):
+    year: Optional[int]
+    date: Optional[str]
+    grade: str
+    passage_id: Optional[str]
+    document_id: str
+
+
+class AnswerReply(BaseModel):
+    text: str
+    confidence: float = Field(..., ge=0, le=1, description="calibrated probability that the answer is right")
+    passage_id: str
+    start: int = Field(..., description="passage.text[start:end] == text")
+    end: int
+    type: str
+    history: Optional[list[HistoryStepReply]] = None
+
+
+class AskReply(BaseModel):
+    question: str
+    answer: Optional[AnswerReply]
+    abstained: bool
+    passages: list[PassageReply]
+    filters_applied: dict[str, Any]
+    took_ms: float
+    candidate: Optional[AnswerReply] = Field(None, description="when abstaining: the best guess, below the threshold")
+    filters_relaxed: Optional[list[str]] = Field(None, description="question filters dropped because no report matched")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    documents: int
+    passages: int
+    model: str
+    index_version: str
+
+
+class DocumentSummary(BaseModel):
+    id: str
+    title: str
+    kind: str
+    date: Optional[str]
+    year: Optional[int]
+    authority: Optional[str]
+    period_start: Optional[str]
+    period_end: Optional[str]
+    paragraphs: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentSummary]
+
+
+class ParagraphReply(BaseModel):
+    number: Optional[int]
+    position: int
+    kind: str
+    section: Optional[str]
+    text: str
+    anchor: Optional[str]
+
+
+class DocumentDetail(DocumentSummary):
+    source: str
+    paragraphs: list[ParagraphReply]  # type: ignore[assignment]
+    judgements: list[dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorReply(BaseModel):
+    error: ErrorBody
+
+
+ROUTES = (
+    ("post", "/api/ask", "Answer a question from the reports", AskRequest, AskReply, (400, 413, 415, 503)),
+    ("get", "/api/health", "Service status", None, Health, (503,)),
+    ("get", "/api/documents", "Documents in the index", None, DocumentList, (503,)),
+    ("get", "/api/documents/{document_id}", "One document with its paragraphs", None, DocumentDetail, (404, 503)),
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    """OpenAPI 3.1 built from the pydantic models and the route table above."""
+    schemas: dict[str, Any] = {}
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    paths: dict[str, Any] = {}
+    for method, path, summary, body, reply, errors in ROUTES:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref(reply)}}}},
+        }
+        for status in errors:
+            operation["responses"][str(status)] = {
+                "description": "error", "content": {"application/json": {"schema": ref(ErrorReply)}}}
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}
+        if "{document_id}" in path:
+            operation["parameters"] = [{"name": "document_id", "in": "path", "required": True,
+                                        "schema": {"type": "string"}}]
+        paths.setdefault(path, {})[method] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "inspection-qa", "version": "1",
+                 "description": "Cited, extractive answers from children's services inspection reports."},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+# ---------------------------------------------------------------- endpoints
+
+def _pipeline():
+    pipeline = current_app.config.get("PIPELINE")
+    if pipeline is None:
+        raise ApiError(503, "index_unavailable", current_app.config.get("PIPELINE_ERROR", "the index is not loaded"))
+    pipeline.reload_if_changed()
+    return pipeline
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:3]:
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+@api.post("/ask")
+def ask() -> Response:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the question as JSON with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the request body must be a JSON object")
+    try:
+        parsed = AskRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]["loc"][0] if exc.errors() and exc.errors()[0]["loc"] else "request"
+        code = {"question": "invalid_question", "top_k": "invalid_top_k", "filters": "invalid_filters"}.get(
+            str(first), "invalid_request")
+        raise ApiError(400, code, _describe(exc)) from None
+    filters = parsed.filters.model_dump(exclude_none=True, mode="json") if parsed.filters else {}
+    pipeline = _pipeline()
+    try:
+        reply = pipeline.ask(parsed.question, top_k=parsed.top_k, filters=filters)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", str(exc)) from None
+    return jsonify(reply)
+
+
+@api.get("/health")
+def health() -> Response:
+    return jsonify(_pipeline().health())
+
+
+@api.get("/documents")
+def documents() -> Response:
+    return jsonify({"documents": _pipeline().documents()})
+
+
+@api.get("/documents/<path:document_id>")
+def document(document_id: str) -> Response:
+    found = _pipeline().document(document_id)
+    if found is None:
+        raise ApiError(404, "document_not_found", f"no document {document_id!r}; see GET /api/documents")
+    return jsonify(found)
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@api.post("/admin/reload")
+def reload_index() -> Response:
+    """Reload the index now; only when QA_ADMIN_TOKEN is set, and only with that token."""
+    token = os.environ.get("QA_ADMIN_TOKEN") or current_app.config.get("ADMIN_TOKEN")
+    if not token:
+        raise ApiError(404, "not_found", "no such endpoint")
+    given = request.headers.get("X-Admin-Token", "")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(403, "forbidden", "a valid X-Admin-Token header is required")
+    pipeline = _pipeline()
+    changed = pipeline.reload_if_changed(force_check=True)
+    return jsonify({"reloaded": changed, "index_version": pipeline.index.version})

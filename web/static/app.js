@@ -1,0 +1,111 @@
+// The staff page: asks /api/ask and shows the answer inside its passage, with citations.
+// Report text is only ever inserted as text nodes (never innerHTML), so markup in a report shows as text.
+"use strict";
+
+const form = document.getElementById("ask-form");
+const input = document.getElementById("question");
+const button = document.getElementById("ask-button");
+const statusLine = document.getElementById("status");
+const answerBox = document.getElementById("answer");
+const passagesBox = document.getElementById("passages");
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function confidenceWords(p) {
+  if (p >= 0.9) return "very likely right";
+  if (p >= 0.75) return "likely right";
+  if (p >= 0.5) return "probably right; check the passage";
+  return "uncertain; read the passages";
+}
+
+function highlighted(text, start, end) {
+  const body = el("p", "body");
+  if (start === undefined || start === null) { body.textContent = text; return body; }
+  body.append(document.createTextNode(text.slice(0, start)));
+  body.append(el("mark", "", text.slice(start, end)));
+  body.append(document.createTextNode(text.slice(end)));
+  return body;
+}
+
+function renderAnswer(reply) {
+  answerBox.replaceChildren();
+  answerBox.hidden = false;
+  if (reply.answer) {
+    answerBox.className = "answer";
+    answerBox.append(el("p", "text", reply.answer.text));
+    const pct = Math.round(reply.answer.confidence * 100);
+    answerBox.append(el("p", "confidence", `Confidence: ${confidenceWords(reply.answer.confidence)} (${pct}%)`));
+    if (reply.answer.history && reply.answer.history.length > 1) {
+      const list = el("ul", "history");
+      for (const step of reply.answer.history) {
+        const item = el("li", "", `${step.year}: ${step.grade}`);
+        list.append(item);
+      }
+      answerBox.append(el("p", "confidence", "Across the reports:"), list);
+    }
+  } else {
+    answerBox.className = "answer not-found";
+    answerBox.append(el("p", "text", "Not found in the reports"));
+    let note = "No passage answers this confidently. The closest passages are below.";
+    if (reply.filters_relaxed) note = "No report covers the year asked about. The closest passages from other years are below.";
+    answerBox.append(el("p", "confidence", note));
+  }
+}
+
+function renderPassages(reply) {
+  passagesBox.replaceChildren();
+  for (const passage of reply.passages) {
+    const card = el("article", "passage");
+    const cite = el("p", "cite");
+    const link = el("a", "", passage.citation);
+    link.href = passage.url;
+    cite.append(link);
+    card.append(cite);
+    if (passage.section) card.append(el("p", "section", passage.section));
+    const isAnswer = reply.answer && reply.answer.passage_id === passage.id;
+    card.append(isAnswer ? highlighted(passage.text, reply.answer.start, reply.answer.end) : highlighted(passage.text));
+    passagesBox.append(card);
+  }
+}
+
+async function ask(question) {
+  const filters = {};
+  const year = document.getElementById("year").value;
+  const kind = document.getElementById("kind").value;
+  if (year) filters.year = parseInt(year, 10);
+  if (kind) filters.kind = kind;
+  button.disabled = true;
+  statusLine.textContent = "Searching the reports…";
+  try {
+    const response = await fetch("/api/ask", {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({question, top_k: 5, filters}),
+    });
+    const reply = await response.json();
+    if (!response.ok) {
+      statusLine.textContent = reply.error ? reply.error.message : `Error ${response.status}`;
+      answerBox.hidden = true;
+      passagesBox.replaceChildren();
+      return;
+    }
+    statusLine.textContent = `${reply.passages.length} passages in ${Math.round(reply.took_ms)} ms`;
+    renderAnswer(reply);
+    renderPassages(reply);
+  } catch (error) {
+    statusLine.textContent = "The service could not be reached. Try again.";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = input.value.trim();
+  if (question) ask(question);
+});
