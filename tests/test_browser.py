@@ -1,0 +1,122 @@
+"""The staff page in headless Chromium (Debian's chromium + chromedriver), against a real `qa serve`."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import start_server, stop_server
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian chromium and chromium-driver")]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="qa-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                 f"--user-data-dir={profile}", "--window-size=1200,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for(driver, css, timeout=30):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(ec.visibility_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def test_ask_see_answer_open_citation_land_on_paragraph(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    box = browser.find_element(By.ID, "question")
+    box.send_keys("How were care leavers rated in 2024?", Keys.ENTER)  # Enter submits
+    answer = wait_for(browser, "#answer .text")
+    assert answer.text == "Good"
+    assert "Confidence:" in browser.find_element(By.CSS_SELECTOR, "#answer .confidence").text
+    mark = wait_for(browser, ".passage mark")  # the answer highlighted inside its passage
+    assert mark.text == "Good"
+    citation = browser.find_element(By.CSS_SELECTOR, ".passage .cite a")
+    assert "June 2024" in citation.text and "para" in citation.text
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "answer.png"))
+    browser.set_window_size(390, 844)  # phone width: nothing wider than the screen
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 400
+    browser.save_screenshot(str(ARTIFACTS / "answer-phone.png"))
+    browser.set_window_size(1200, 900)
+    href = citation.get_attribute("href")
+    citation.click()
+    wait_for(browser, "article.document")
+    anchor = href.split("#", 1)[1]
+    assert browser.current_url.endswith("#" + anchor)
+    target = browser.find_element(By.ID, anchor)
+    assert "The experiences and progress of care leavers: Good" in target.text
+    assert browser.execute_script("return document.querySelector(':target') === arguments[0]", target)
+    browser.save_screenshot(str(ARTIFACTS / "document.png"))
+
+
+def test_not_found_state_still_shows_passages(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "question").send_keys("What was Camden's overall effectiveness grade in 2024?", Keys.ENTER)
+    answer = wait_for(browser, "#answer.not-found .text")
+    assert answer.text == "Not found in the reports"
+    assert browser.find_elements(By.CSS_SELECTOR, ".passage")
+    browser.save_screenshot(str(ARTIFACTS / "not-found.png"))
+
+
+@pytest.fixture(scope="module")
+def markup_server(tmp_path_factory, embedder):
+    """A server over a report whose text contains HTML and a script."""
+    from qa.builder import build
+
+    corpus = tmp_path_factory.mktemp("markup-corpus")
+    (corpus / "markup-report.txt").write_text(
+        "Inspection of Markupshire local authority children's services\n\n"
+        "1. The <b>bold</b> claim about the <script>window.__pwned = 1</script> service for care leavers "
+        "is written in the report as <img src=x onerror=\"window.__pwned = 2\"> plain text.\n\n"
+        "2. Care leavers receive support from the Harbour Team.\n", encoding="utf-8")
+    index = tmp_path_factory.mktemp("markup-index")
+    build(corpus, index, embedder=embedder)
+    process, base = start_server(index)
+    yield base
+    stop_server(process)
+
+
+def test_markup_in_a_report_shows_as_text_and_runs_nothing(browser, markup_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(markup_server + "/")
+    browser.find_element(By.ID, "question").send_keys("What bold claim is made about the service?", Keys.ENTER)
+    wait_for(browser, ".passage")
+    passages = " ".join(p.text for p in browser.find_elements(By.CSS_SELECTOR, ".passage .body"))
+    assert "<script>window.__pwned = 1</script>" in passages and "<b>bold</b>" in passages
+    assert not browser.find_elements(By.CSS_SELECTOR, ".passage b, .passage img, .passage script")
+    assert browser.execute_script("return window.__pwned === undefined")
+    browser.get(markup_server + "/documents/markup-report#pos-1")
+    wait_for(browser, "article.document")
+    assert "<img src=x" in browser.find_element(By.ID, "pos-1").text
+    assert browser.execute_script("return window.__pwned === undefined")

@@ -1,0 +1,88 @@
+"""Index build, reuse, refusal of mismatched indexes, the lock, add/remove and atomic swaps."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.builder import add, build, remove
+from qa.index import FORMAT_VERSION, IndexBusy, IndexNotReady, build_lock, current_version, load_index, read_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_manifest_records_model_dimension_fingerprint_and_format(index_dir):
+    manifest = read_manifest(index_dir)
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert manifest["format_version"] == FORMAT_VERSION and len(manifest["corpus_fingerprint"]) == 64
+    assert manifest["documents"] == 5 and manifest["passages"] > 100
+
+
+def test_unchanged_corpus_is_not_rebuilt(index_dir, embedder):
+    before = current_version(index_dir)
+    summary = build(ROOT / "corpus", index_dir, embedder=embedder)
+    assert summary["up_to_date"] and current_version(index_dir) == before
+
+
+def test_missing_and_mismatched_indexes_say_what_to_run(tmp_path, index_dir):
+    with pytest.raises(IndexNotReady, match="run `qa build`"):
+        load_index(tmp_path / "nothing")
+    copy = tmp_path / "copy"
+    shutil.copytree(index_dir, copy)
+    manifest_path = current_version(copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 999
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexNotReady, match="run `qa build`"):
+        load_index(copy)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexNotReady, match="built with"):
+        load_index(copy, model="another-model")
+
+
+def test_second_build_is_refused_while_one_holds_the_lock(tmp_path):
+    with build_lock(tmp_path):
+        with pytest.raises(IndexBusy, match="another build"):
+            with build_lock(tmp_path):
+                pass
+    with build_lock(tmp_path):  # released afterwards
+        pass
+
+
+def test_add_and_remove_without_a_full_rebuild(tmp_path, index_dir, embedder, pipeline):
+    live = tmp_path / "index"
+    shutil.copytree(index_dir, live)
+    report = tmp_path / "testshire-2025.txt"
+    report.write_text(
+        "Inspection of Testshire local authority children's services\n\nInspection dates: 3 to 7 March 2025\n\n"
+        "Judgement\tGrade\nOverall effectiveness\tRequires improvement to be good\n\n"
+        "1. The kestrel outreach team visits families within two days of a referral.\n", encoding="utf-8")
+    summary = add([report], live, embedder=embedder)
+    assert summary["added"] == ["testshire-2025"]
+    assert summary["embedded"] <= 6  # only the new report's passages and sentences are embedded
+    from qa.pipeline import Pipeline
+
+    reply = Pipeline(live, embedder).ask("What does the kestrel outreach team do?")
+    assert reply["passages"][0]["document"]["id"] == "testshire-2025"
+    summary = remove(["testshire-2025"], live, embedder=embedder)
+    reply = Pipeline(live, embedder).ask("What does the kestrel outreach team do?")
+    assert all(p["document"]["id"] != "testshire-2025" for p in reply["passages"])
+    with pytest.raises(ValueError, match="no such document"):
+        remove(["nope"], live, embedder=embedder)
+
+
+def test_cli_build_reports_bad_files_and_indexes_the_rest(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / "2019-07-barnet-letter-to-children-inspection.txt", corpus)
+    (corpus / "broken.txt").write_bytes(b"\x00\xff" * 50)
+    result = subprocess.run([sys.executable, "-m", "qa", "build", "--corpus", str(corpus), "--index",
+                             str(tmp_path / "index"), "--quiet"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "skipped" in result.stderr and "broken.txt" in result.stderr
+    assert "1 documents" in result.stdout

@@ -1,0 +1,69 @@
+"""Metric functions against hand-computed values."""
+from __future__ import annotations
+
+import pytest
+
+from qa import metrics
+
+
+@pytest.mark.parametrize("raw, normalised", [
+    ("The Onwards and Upwards Service", "onwards and upwards service"),
+    ("  A  very small   number. ", "very small number"),
+    ("‘All about me’ plans", "all about me plans"),
+    ("an apple, the pear!", "apple pear"),
+    ("Requires improvement to be good", "requires improvement to be good"),
+])
+def test_squad_normalisation(raw, normalised):
+    assert metrics.normalise_answer(raw) == normalised
+
+
+def test_exact_match_and_f1_by_hand():
+    assert metrics.exact_match("the Good", ["Good"]) == 1.0
+    assert metrics.exact_match("Good", ["Outstanding", "good."]) == 1.0
+    assert metrics.exact_match("Good", ["Outstanding"]) == 0.0
+    # prediction 'tara geere' vs gold 'tara geere and christine kennet': P=2/2, R=2/5, F1=2*1*0.4/1.4
+    assert metrics.f1_score("Tara Geere", ["Tara Geere and Christine Kennet"]) == pytest.approx(0.8 / 1.4)
+    # best over the acceptable answers
+    assert metrics.f1_score("daily meetings", ["daily", "weekly meetings"]) == pytest.approx(2 / 3)
+    # unanswerable: abstaining scores 1, answering 0 (SQuAD 2.0)
+    assert metrics.exact_match(None, []) == 1.0 and metrics.f1_score("Good", []) == 0.0
+    assert metrics.f1_score(None, ["Good"]) == 0.0
+
+
+def test_retrieval_metrics_by_hand():
+    ranks = [1, 3, None, 2]
+    assert metrics.hit_at(ranks, 1) == 0.25
+    assert metrics.hit_at(ranks, 3) == 0.75
+    assert metrics.mrr(ranks) == pytest.approx((1 + 1 / 3 + 0 + 1 / 2) / 4)
+
+
+def test_evidence_rank_needs_the_right_year():
+    passages = [
+        {"text": "Good support for care leavers.", "document": {"year": 2019, "date": "2019-07-01"}},
+        {"text": "Good   support for care leavers!", "document": {"year": 2024, "date": "2024-06-14"}},
+    ]
+    assert metrics.evidence_rank(passages, "good support for care leavers", 2024) == 2
+    assert metrics.evidence_rank(passages, "good support for care leavers", None) == 1
+    assert metrics.evidence_rank(passages, "not there", None) is None
+
+
+def test_best_threshold_by_hand():
+    # two answerable (F1 1.0 at conf 0.9, F1 0.0 at conf 0.4) and one unanswerable (conf 0.6)
+    confidences, f1s, has = [0.9, 0.4, 0.6], [1.0, 0.0, 0.0], [True, True, False]
+    threshold, f1 = metrics.best_threshold(confidences, f1s, has)
+    # answering only the 0.9 one: 1 (right) + 0 (answerable abstained) + 1 (unanswerable abstained) = 2/3
+    assert threshold == 0.9 and f1 == pytest.approx(2 / 3)
+
+
+def test_calibration_error_by_hand():
+    confidences = [0.95, 0.95, 0.55, 0.55]
+    correct = [True, True, True, False]
+    # bin 0.9-1.0: conf .95, acc 1.0 -> .05 * 2/4; bin 0.5-0.6: conf .55, acc .5 -> .05 * 2/4
+    assert metrics.expected_calibration_error(confidences, correct) == pytest.approx(0.05)
+    table = metrics.reliability(confidences, correct)
+    assert [b.count for b in table if b.count] == [2, 2]
+
+
+def test_percentile():
+    assert metrics.percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert metrics.percentile([10], 0.95) == 10
