@@ -242,16 +242,19 @@ def write_report(summary: dict[str, Any], scored: list[Scored], folder: Path) ->
 
 
 def check_floors(summary: dict[str, Any], floors: dict[str, float]) -> list[str]:
-    """Figures below their floor, as 'name: value < floor'. Floors name paths like 'answers.HasAns.f1'."""
+    """Figures below their floor (or above a '_max' ceiling). Floors name paths like 'answers.HasAns.f1'."""
     failures = []
-    for path, floor in floors.items():
+    for path, limit in floors.items():
         if path.startswith("_"):
             continue
+        ceiling = path.endswith("_max")  # 'calibration.ece_max': the figure must stay at or below it
         value: Any = summary
-        for part in path.split("."):
+        for part in path.removesuffix("_max").split("."):
             value = value[part]
-        if value < floor:
-            failures.append(f"{path}: {value:.3f} < floor {floor:.3f}")
+        if ceiling and value > limit:
+            failures.append(f"{path.removesuffix('_max')}: {value:.3f} > ceiling {limit:.3f}")
+        elif not ceiling and value < limit:
+            failures.append(f"{path}: {value:.3f} < floor {limit:.3f}")
     return failures
 
 

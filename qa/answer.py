@@ -40,6 +40,7 @@ W_NOVELTY = 0.2
 W_SECTION = 0.3
 UNKNOWN_WORD_PENALTY = 0.3
 DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
+MARGIN_WINDOW = 1.0  # candidates further than this below the best cannot change its margin
 PLURAL_Q = re.compile(r"\b(?:were|are|inspectors|people|who were)\b", re.I)
 # question words too general to count as unknown when the corpus lacks them
 META_WORDS = set(tokens("according news article report say said tell told think happen happens"))
@@ -85,7 +86,7 @@ class AnswerScorer:
         if best is None:
             return Reading(None, None, False)
         answer, hit = best
-        confidence = self.calibration.probability(answer.score)
+        confidence = self.calibration.probability(answer.score, answer.features)
         answer = replace(answer, confidence=confidence)
         return Reading(answer, hit, confidence >= self.calibration.threshold)
 
@@ -153,8 +154,10 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
     document, judgement, hit, passage, fit = max((i for i in in_scope if i[1].year == latest_year), key=preference)
     start, end = judgement.start - passage.start, judgement.end - passage.start
     score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(q.area_extra)
+    features = _features(score=score, sim=1.0, coverage=1.0, local=1.0, unknown=0, margin=1.0, kind="grade",
+                         rank=1)
     return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
-                  type="grade", score=score, history=tuple(history)), hit
+                  type="grade", score=score, history=tuple(history), features=features), hit
 
 
 def _year_in_scope(year: int, filters: dict[str, Any]) -> bool:
@@ -221,7 +224,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     plural = bool(PLURAL_Q.search(q.text))
     question_words = set(q.words)
-    best: tuple[float, Answer, Hit] | None = None
+    pool: list[tuple[float, Answer, Hit, tuple[float, float, float]]] = []
+    best_score: float | None = None
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     for hit in hits[:READ_DEPTH]:
         passage = hit.passage
@@ -237,8 +241,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] + W_NOVELTY + (
                 W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
             answer = Answer(passage.text[offset:], 0.0, passage.id, offset, len(passage.text), "list", score)
-            if best is None or score > best[0]:
-                best = (score, answer, hit)
+            pool.append((score, answer, hit, (float(np.max(sims)) if sims is not None and len(sims) else 0.0,
+                                              coverage, coverage)))
         for index_in_passage, (a, b) in enumerate(passage.sentences):
             sentence = passage.text[a:b]
             sentence_words = set(tokens(sentence))
@@ -269,6 +273,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     local = _coverage(weights, set(tokens(rest)))
                     if length > 12:
                         extra -= 0.02 * (length - 12)
+                if candidate.type == "quantity" and not _counts(sentence, candidate, q):
+                    continue  # a quantity of something else than the question counts
                 if candidate.type == "date":
                     if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
                         continue  # the question already states this date
@@ -278,12 +284,44 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):
                     extra += 0.05
                 score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty + extra
-                if best is None or score > best[0]:
+                if best_score is None or score > best_score - MARGIN_WINDOW:
                     start, end = a + candidate.start, a + candidate.end
-                    best = (score, Answer(passage.text[start:end], 0.0, passage.id, start, end, candidate.type, score), hit)
-    if best is None:
+                    pool.append((score, Answer(passage.text[start:end], 0.0, passage.id, start, end, candidate.type,
+                                               score), hit, (sim, coverage, local)))
+                    best_score = score if best_score is None else max(best_score, score)
+    if not pool:
         return None
-    return best[1], best[2]
+    pool.sort(key=lambda item: -item[0])
+    score, answer, hit, (sim, coverage, local) = pool[0]
+    # margin over the best answer that says something else (a different span of text)
+    rival = next((s for s, a, _, _ in pool[1:] if not _overlaps(a, answer)), score - MARGIN_WINDOW)
+    features = _features(score=score, sim=sim, coverage=coverage, local=local, unknown=unknown,
+                         margin=score - rival, kind=answer.type, rank=hit.rank)
+    return replace(answer, features=features), hit
+
+
+SHORT_TYPES = {"date", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
+
+
+def _features(score: float, sim: float, coverage: float, local: float, unknown: int, margin: float, kind: str,
+              rank: int) -> tuple[float, ...]:
+    """The confidence model's inputs, in qa.calibration.FEATURES order."""
+    return (score, sim, coverage, local, float(unknown), min(margin, MARGIN_WINDOW), float(kind == "grade"),
+            float(kind in SHORT_TYPES), float(kind == "list"), 1.0 / max(rank, 1))
+
+
+def _counts(sentence: str, candidate, q: Question) -> bool:
+    """Does the quantity count what the question counts? 'a small number of children' for 'how many children'."""
+    if "percentage" in q.text.lower() and not re.search(r"\d", sentence[candidate.start:candidate.end]):
+        return False
+    if not q.focus:
+        return True
+    following = tokens(sentence[candidate.end:candidate.end + 60])[:4]
+    return q.focus[-1] in following or q.focus[-1] in tokens(sentence[candidate.start:candidate.end])
+
+
+def _overlaps(a: Answer, b: Answer) -> bool:
+    return a.passage_id == b.passage_id and a.start < b.end and b.start < a.end
 
 
 def _date_specificity(text: str) -> float:

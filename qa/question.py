@@ -57,6 +57,7 @@ class Question:
     head: tuple[str, ...]  # nouns the answer phrase should end in ('team', 'tool'), for named questions
     verbs: tuple[str, ...]  # for who-questions, the verb after 'who' (stemmed): 'who leads' -> ('lead',)
     words: frozenset[str]  # every stemmed content word of the question, years and report words included
+    focus: tuple[str, ...]  # for quantity questions, what is counted: 'how many social workers' -> ('social', 'worker')
     area: str | None  # judgement area for grade questions
     area_extra: tuple[str, ...]  # topic words a grade question has beyond any known area
 
@@ -123,5 +124,9 @@ def analyse(text: str) -> Question:
         content = topical
     verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
     verbs = tuple(tokens(verb.group(1))) if verb else ()
+    counted = re.search(r"\b(?:how many|what (?:percentage|proportion|share|number) of|how much)\s+((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"
+                        r"(?=\s+(?:is|are|was|were|do|does|did|has|have|had|in|with|who|that|went|go|live|get|receive)\b|\s*\?|$)",
+                        bare, re.I)
+    focus = tuple(tokens(counted.group(1))) if counted and kind == "quantity" else ()
     return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare), verbs=verbs,
-                    words=frozenset(tokens(text)), area=area, area_extra=extra)
+                    words=frozenset(tokens(text)), area=area, area_extra=extra, focus=focus)

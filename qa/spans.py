@@ -19,7 +19,7 @@ DATE_PATTERNS = (
 )
 QUANTITY_PATTERNS = (
     re.compile(r"\b(?:(?:a|the)\s+)?(?:very\s+)?(?:small|large|significant|increasing|growing|high|low|"
-               r"considerable)?\s*number\b", re.I),
+               r"considerable)\s+number\b", re.I),  # 'a rise in the number' is not a quantity
     re.compile(r"\b(?:the\s+)?(?:vast\s+)?majority\b", re.I),
     re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
     re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
@@ -108,9 +108,21 @@ def organisations(text: str) -> Iterator[Candidate]:
         if len(text[start:end].split()) >= 2 or ACRONYM.fullmatch(text[start:end]):
             yield Candidate(start, end, "org")
     for match in ACRONYM.finditer(text):
-        yield Candidate(match.start(), match.end(), "org")
+        if not _abbreviates_preceding(text, match.start(), match.group(0)):
+            yield Candidate(match.start(), match.end(), "org")
     for match in PARENTHETICAL.finditer(text):
-        yield Candidate(match.start(1), match.end(1), "org")
+        if not _abbreviates_preceding(text, match.start(1), match.group(1)):
+            yield Candidate(match.start(1), match.end(1), "org")
+
+
+def _abbreviates_preceding(text: str, at: int, acronym: str) -> bool:
+    """'chief executive officer (CEO)': the acronym only repeats the words before it, so it names nothing new."""
+    letters = acronym.rstrip("s")
+    if not letters.isupper() or not 2 <= len(letters) <= 8:
+        return False
+    before = re.findall(r"[A-Za-z][\w’'-]*", text[max(0, at - 120):at])
+    initials = "".join(w[0].upper() for w in before if w.lower() not in ("and", "of", "the", "for", "in", "on"))
+    return initials.endswith(letters)
 
 
 def quoted(text: str) -> Iterator[Candidate]:

@@ -175,3 +175,4 @@ class Answer:
     type: str = "span"
     score: float = 0.0
     history: tuple[HistoryStep, ...] = field(default_factory=tuple)
+    features: tuple[float, ...] = ()  # what the confidence model reads (qa/calibration.py FEATURES)
