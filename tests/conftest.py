@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -68,14 +69,17 @@ def start_server(index_dir: Path, extra_env: dict | None = None) -> tuple[subpro
     """`qa serve` as a real process on 127.0.0.1; returns once /api/health answers."""
     port = free_port()
     env = os.environ | {"PYTHONUNBUFFERED": "1"} | (extra_env or {})
+    # the server logs a line per request: to a file, since an unread pipe would fill and stall it
+    log = tempfile.NamedTemporaryFile("w+", prefix=f"qa-serve-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [sys.executable, "-m", "qa", "serve", "--index", str(index_dir), "--port", str(port), "--threads", "8"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    process.log_path = log.name
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"qa serve exited: {process.stdout.read()}")
+            raise RuntimeError(f"qa serve exited: {Path(log.name).read_text()}")
         try:
             if requests.get(f"{base}/api/health", timeout=2).status_code == 200:
                 return process, base
