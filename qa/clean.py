@@ -34,6 +34,7 @@ WEB_NOISE = re.compile(
 )
 GRADE_WORDS = re.compile(r"(Outstanding|Good|Requires improvement(?: to be good)?|Inadequate)\s*$", re.I)
 TABLE_HEADER = re.compile(r"^Judgements?\s+Grades?$", re.I)
+GRADED_LINE = re.compile(r":\s*(?:outstanding|good|requires improvement(?: to be good)?|inadequate)\s*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -109,27 +110,36 @@ def _join(lines: list[_Line]) -> list[tuple[str, bool]]:
     width = _wrap_width(lines)
     numbered = sum(1 for line in lines if NUMBERED.match(line.text)) >= 3
     paragraphs: list[list] = [[lines[0].text, lines[0].bullet]]
+    in_table = bool(TABLE_HEADER.match(lines[0].text.replace("\t", " ")))
     for prev, line in zip(lines, lines[1:]):
-        current = paragraphs[-1][0]
+        current, was_bullet = paragraphs[-1]
         first = line.text[0]
-        if line.bullet or (numbered and NUMBERED.match(line.text)) or "\t" in line.text or "\t" in current:
+        ends_row = in_table and bool(GRADE_WORDS.search(prev.text))
+        if TABLE_HEADER.match(line.text.replace("\t", " ")):
+            in_table = True
             joined = None
+        elif line.bullet or (numbered and NUMBERED.match(line.text)) or "\t" in line.text or "\t" in current:
+            joined = None
+        elif ends_row or GRADED_LINE.search(line.text) or GRADED_LINE.search(prev.text):
+            joined = None  # a judgement table row or a graded heading stands alone
         elif current.endswith("-") and not current.endswith(" -") and first.islower():
             joined = current + line.text  # a hyphenated word split at the line end stays whole
         elif first.islower() and not TERMINAL.search(current):
             joined = f"{current} {line.text}"
-        elif not wrapped:
-            joined = None
+        elif not wrapped or was_bullet:
+            joined = None  # a list item ends at its line unless the next line continues it in lower case
         elif first.islower() or first in "(,;":
             joined = f"{current} {line.text}"
         elif TERMINAL.search(prev.text):
             # a sentence that ends at the wrap width with no gap below continues its paragraph
             tight = line.blanks_before == 0 and not line.spaced_before and len(prev.text) >= 0.6 * width
             joined = f"{current} {line.text}" if tight else None
-        elif len(prev.text) >= 0.55 * width and not line.spaced_before:
+        elif len(prev.text) >= 0.55 * width and not line.spaced_before and not in_table:
             joined = f"{current} {line.text}"
         else:
             joined = None
+        if in_table and TERMINAL.search(line.text) and not line.text.endswith(":"):
+            in_table = False
         if joined is None:
             paragraphs.append([line.text, line.bullet])
         else:
@@ -169,13 +179,13 @@ def _tables(paragraphs: list[tuple[str, bool]]) -> list[Block | tuple[str, bool]
                     break
                 rows.append(f"{label.strip()}: {grade_cell.strip()}")
                 i += 1
-            elif i + 1 < len(paragraphs) and _grade(paragraphs[i + 1][0]) and len(paragraphs[i + 1][0].split()) <= 5:
-                rows.append(f"{cell}: {paragraphs[i + 1][0]}")  # label and grade on separate lines
-                i += 2
-            elif _grade(cell) and len(cell.split()) <= 12:
+            elif _grade(cell) and len(cell.split()) <= 18:
                 match = GRADE_WORDS.search(cell)
                 rows.append(f"{cell[:match.start()].strip()}: {match.group(1)}")
                 i += 1
+            elif i + 1 < len(paragraphs) and GRADE_WORDS.fullmatch(paragraphs[i + 1][0].strip()):
+                rows.append(f"{cell}: {paragraphs[i + 1][0]}")  # label and grade on separate lines
+                i += 2
             else:
                 break
         if rows:

@@ -53,13 +53,21 @@ def read_pdf(path: Path) -> str:
 
     try:
         reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_page_text(page) for page in reader.pages]
     except Exception as exc:  # pypdf raises many types for broken files
         raise IngestError(f"unreadable PDF: {exc}") from exc
     text = "\n\n".join(pages)
     if not text.strip():
         raise IngestError("PDF has no text layer (scanned?); run OCR first")
     return text
+
+
+def _page_text(page) -> str:
+    """Layout mode keeps the blank line between paragraphs that plain extraction loses."""
+    try:
+        return page.extract_text(extraction_mode="layout") or ""
+    except Exception:  # layout mode fails on some odd pages; plain text is still worth having
+        return page.extract_text() or ""
 
 
 def read_html(data: bytes) -> str:
