@@ -148,3 +148,33 @@ def test_concurrent_requests_are_safe(server):
     for question, reply in zip(questions, replies):
         assert reply["question"] == question
         assert_contract(reply)
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+                         st.text(max_size=60))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                                 st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+                           max_leaves=10)
+filter_bodies = st.dictionaries(st.sampled_from(["year", "date_from", "date_to", "kind", "document", "other"]),
+                                json_values, max_size=4)
+ask_bodies = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"question": st.one_of(st.text(max_size=1200), json_values)},
+                          optional={"top_k": st.one_of(st.integers(-5, 30), json_values),
+                                    "filters": st.one_of(filter_bodies, json_values),
+                                    "extra": json_values}),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=ask_bodies)
+def test_fuzzed_bodies_never_get_a_5xx(server, body):
+    response = requests.post(f"{server}/api/ask", json=body, timeout=30)
+    assert response.status_code in (200, 400, 413, 415), (body, response.status_code, response.text[:200])
+    payload = response.json()
+    if response.status_code == 200:
+        assert_contract(payload)
+    else:
+        assert set(payload["error"]) == {"code", "message"}
