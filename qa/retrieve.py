@@ -95,12 +95,25 @@ class Retriever:
     embedder: Embedder
     dense_weight: float = DENSE_WEIGHT
 
+    def __post_init__(self) -> None:
+        self._allowed_cache: dict[tuple, np.ndarray] = {}
+
     def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
+        """Rows of passages whose documents pass the filters (cached: the index never changes under us)."""
         active = {k: v for k, v in filters.items() if v not in (None, "")}
         if not active:
             return None
-        keep = {d.id for d in self.index.documents.values() if document_matches(d, active)}
-        return np.array([i for i, p in enumerate(self.index.passages) if p.document_id in keep], dtype=np.int64)
+        key = tuple(sorted((k, str(v)) for k, v in active.items()))
+        if key not in self._allowed_cache:
+            if len(self._allowed_cache) > 256:
+                self._allowed_cache.clear()
+            self._allowed_cache[key] = self._match_rows(active)
+        return self._allowed_cache[key]
+
+    def _match_rows(self, active: dict[str, Any]) -> np.ndarray:
+        rows = [self.index.document_rows[d.id] for d in self.index.documents.values()
+                if d.id in self.index.document_rows and document_matches(d, active)]
+        return np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
 
     def search(
         self,

@@ -86,3 +86,24 @@ def test_cli_build_reports_bad_files_and_indexes_the_rest(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stderr and "broken.txt" in result.stderr
     assert "1 documents" in result.stdout
+
+
+def test_large_indexes_use_ivf_and_filters_still_apply(monkeypatch):
+    import numpy as np
+
+    import qa.index as index_module
+    from qa.index import Index, dense_index_for
+
+    monkeypatch.setattr(index_module, "EXACT_SEARCH_LIMIT", 100)
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(3000, 16)).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    dense = dense_index_for(vectors)
+    assert "IVF" in type(dense).__name__
+    from qa.types import Passage
+
+    passages = [Passage(f"p{i}", "d", "t", 0, 1, i + 1, None) for i in range(len(vectors))]
+    holder = Index(Path("."), {}, {}, passages, vectors, dense, None)
+    allowed = np.arange(0, 3000, 7)
+    rows, _ = holder.search_dense(vectors[14], 10, allowed)
+    assert rows[0] == 14 and set(rows.tolist()) <= set(allowed.tolist())
