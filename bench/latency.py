@@ -7,14 +7,13 @@ median ask shows. Run: .venv/bin/python bench/latency.py [--index index_store] [
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine, percentile, rss_mb, summary_ms, timed  # noqa: E402
+from bench.common import machine, rss_mb, summary_ms, timed  # noqa: E402
 
 
 def main() -> None:
@@ -56,7 +55,6 @@ def main() -> None:
     print(f"  process RSS                       {rss_mb():.0f} MB")
 
     if args.http:
-        import subprocess
 
         import requests
 

@@ -5,9 +5,8 @@ import logging
 from pathlib import Path
 
 from qa.embed import Embedder, default_embedder
-from qa.index import IndexNotReady, build_lock, corpus_fingerprint, load_index, read_manifest, write_index
+from qa.index import build_lock, corpus_fingerprint, load_index, read_manifest, write_index
 from qa.ingest import load_corpus, load_paths
-from qa.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +72,3 @@ def ensure_index(index_dir: Path, corpus_dir: Path) -> None:
         log.warning("no index at %s: building it from %s", index_dir, corpus_dir)
         build(corpus_dir, index_dir, progress=True)
 
-
-def open_pipeline(index_dir: Path) -> Pipeline:
-    try:
-        return Pipeline(index_dir)
-    except IndexNotReady:
-        raise

@@ -79,9 +79,9 @@ def _print_reply(reply: dict) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.builder import open_pipeline
+    from qa.pipeline import Pipeline
 
-    pipeline = open_pipeline(Path(args.index))
+    pipeline = Pipeline(Path(args.index))
     try:
         reply = pipeline.ask(args.question, top_k=args.top_k)
     except ValueError as exc:
@@ -191,7 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
     from qa.index import IndexBusy, IndexNotReady
 
     try:

@@ -37,6 +37,7 @@ from qa.text import tokens
 from qa.types import Document, Judgement, Paragraph, Passage
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
 FORMAT_VERSION = 1
 PIPELINE_VERSION = "clean-1/chunk-2"  # bump when cleaning or chunking changes what passages say

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from qa.index import current_version, load_index
