@@ -37,13 +37,22 @@ def test_killed_builds_and_adds_leave_the_last_good_index(tmp_path, index_dir, e
                      "young carers at school and at home.\n", encoding="utf-8")
     rng = random.Random(7)
     env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    commands = {"build": ["build", "--force", "--quiet"], "add": ["add", str(extra)]}
+    durations = {}
+    for name, command in commands.items():  # time one full run of each, so kills land inside a run
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "qa", *command, "--index", str(live)], cwd=ROOT, env=env,
+                       capture_output=True, check=True)
+        durations[name] = time.monotonic() - started
+    subprocess.run([sys.executable, "-m", "qa", "remove", "extra-report", "--index", str(live)], cwd=ROOT, env=env,
+                   capture_output=True, check=True)
     killed_mid_run = 0
     for attempt in range(KILLS):
         version_before = current_version(live)
-        command = (["build", "--force", "--quiet"] if attempt % 2 == 0 else ["add", str(extra)])
-        process = subprocess.Popen([sys.executable, "-m", "qa", *command, "--index", str(live)], cwd=ROOT, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 6.0))
+        name = "build" if attempt % 2 == 0 else "add"
+        process = subprocess.Popen([sys.executable, "-m", "qa", *commands[name], "--index", str(live)], cwd=ROOT,
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 1.0) * durations[name])
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_mid_run += 1
