@@ -31,6 +31,11 @@ KIND_WORDS = {
 def question_filters(question: str) -> dict[str, Any]:
     """Years and ranges stated in the question: 'in 2024', 'since 2017', 'between 2017 and 2019'."""
     text = question
+    # 'the 2019 letter' names the report, whatever else the question says ('what changed since 2017 ...')
+    match = re.search(rf"\b{YEAR}\s+(?:ILACS\s+|Ofsted\s+)?(?:letter|inspection|report|visit|monitoring visit|"
+                      rf"focused visit|article|judgement)s?\b", text, re.I)
+    if match and re.search(r"\b(?:since|between|from|after|before|until)\b", text, re.I):
+        return {"year": int(match.group(1))}
     match = re.search(rf"\b(?:between|from)\s+{YEAR}\s+(?:and|to|until|-|–)\s+{YEAR}\b", text, re.I)
     if match:
         first, last = sorted((int(match.group(1)), int(match.group(2))))

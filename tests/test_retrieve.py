@@ -13,6 +13,7 @@ from qa.retrieve import question_filters, retrieval_query, validate_filters
     ("What changed between 2019 and 2024?", {"date_from": "2019-01-01", "date_to": "2024-12-31"}),
     ("What happened before 2020?", {"date_to": "2019-12-31"}),
     ("What happens out of hours?", {}),
+    ("What had changed since 2017 according to the 2019 letter?", {"year": 2019}),
 ])
 def test_years_in_the_question(question, expected):
     assert question_filters(question) == expected
