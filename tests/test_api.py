@@ -152,7 +152,7 @@ def test_concurrent_requests_are_safe(server):
 
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
                          st.text(max_size=60))
 json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                                  st.dictionaries(st.text(max_size=10), inner, max_size=4)),
