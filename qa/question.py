@@ -63,25 +63,21 @@ class Question:
 
 
 def answer_type(text: str) -> AnswerType:
+    """What the question asks for; the first matching rule wins, in this order."""
     if DATE_Q.search(text):
         return "date"
     if GRADE_Q.search(text) and not QUANTITY_Q.search(text):
         return "history" if HISTORY_Q.search(text) else "grade"
-    if QUANTITY_Q.search(text):
-        return "quantity"
-    if PERSON_Q.search(text):
-        return "person"
-    if LIST_Q.search(text):
-        return "list"
-    if REASON_Q.search(text):
-        return "reason"
-    if PLACE_Q.search(text):
-        return "place"
-    if NAMED_Q.search(text):
-        return "named"
-    if YESNO_Q.search(text):
-        return "yesno"
+    for pattern, kind in TYPE_RULES:
+        if pattern.search(text):
+            return kind
     return "description"
+
+
+TYPE_RULES: tuple[tuple[re.Pattern, AnswerType], ...] = (
+    (QUANTITY_Q, "quantity"), (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"),
+    (PLACE_Q, "place"), (NAMED_Q, "named"), (YESNO_Q, "yesno"),
+)
 
 
 def head_nouns(text: str) -> tuple[str, ...]:
