@@ -114,8 +114,9 @@ def _judgement_hit(document: Document, judgement: Judgement, index: Index, hits:
         p = hit.passage
         if p.document_id == document.id and p.start <= judgement.start and judgement.end <= p.end:
             return hit, p
-    for p in index.passages:
-        if p.document_id == document.id and p.start <= judgement.start and judgement.end <= p.end:
+    for row in index.document_rows.get(document.id, ()):  # only this document's passages, not the whole index
+        p = index.passages[row]
+        if p.start <= judgement.start and judgement.end <= p.end:
             return Hit(p, document, 0, 0.0), p
     return None
 
