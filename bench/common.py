@@ -53,6 +53,19 @@ def rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
+def memory_mb(pid: int | None = None) -> dict[str, float]:
+    """Resident memory split by kind, in MB: RSS = anon (private heap) + file (mapped files, shared
+    with every process that maps them and dropped by the kernel under pressure) + shmem."""
+    fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}
+    found = {}
+    with open(f"/proc/{pid or os.getpid()}/status") as handle:
+        for line in handle:
+            key = line.split(":", 1)[0]
+            if key in fields:
+                found[fields[key]] = int(line.split()[1]) / 1024
+    return found
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

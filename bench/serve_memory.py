@@ -4,8 +4,10 @@ over the bundled corpus (the baseline: model, libraries, a small index).
 The synthetic corpus (reports of 50 paragraphs built from the bundled reports' sentences) goes through
 qa/index.py's write_index; only the model is replaced by a stub that returns random unit vectors, since
 embedding 100k passages here would take hours. Sentence splitting uses a fast rule instead of pysbd for
-the same reason. Memory is read from /proc after warm questions.
-Run: .venv/bin/python bench/serve_memory.py [--passages 100000]
+the same reason. Memory is read from /proc after the 144 gold questions have been asked, split into
+private memory (anon: the heap, what each extra server process costs) and mapped index files (file:
+shared by every process that maps them, and given back by the kernel under pressure).
+Run: .venv/bin/python bench/serve_memory.py [--passages 100000]   (1000000 takes about 15 minutes)
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import numpy as np
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine, rss_mb  # noqa: E402
+from bench.common import machine, memory_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,19 +56,31 @@ def synthetic_documents(n_passages: int):
     return documents
 
 
-def serve_rss(index_dir: Path) -> tuple[float, float]:
+def serve_memory(index_dir: Path) -> tuple[dict[str, float], float, float]:
+    """Memory of qa serve after every gold question, its start-up time and its median ask."""
+    import json
+    import statistics
+
     from tests.conftest import start_server, stop_server
 
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open() if line.strip()]
+    started = time.perf_counter()
     process, base = start_server(index_dir)
+    ready = time.perf_counter() - started
     try:
-        for question in ("How were care leavers rated in 2019?", "What happens out of hours?",
-                         "Who was the lead inspector?", "What needs to improve?") * 5:
-            requests.post(f"{base}/api/ask", json={"question": question}, timeout=60)
-        started = time.perf_counter()
-        requests.post(f"{base}/api/ask", json={"question": "What did inspectors say about supervision?"}, timeout=60)
-        return rss_mb(process.pid), time.perf_counter() - started
+        took = []
+        for question in questions:
+            started = time.perf_counter()
+            requests.post(f"{base}/api/ask", json={"question": question}, timeout=60).raise_for_status()
+            took.append(time.perf_counter() - started)
+        return memory_mb(process.pid), ready, statistics.median(took)
     finally:
         stop_server(process)
+
+
+def line(label: str, memory: dict[str, float]) -> str:
+    return (f"{label:<58} RSS {memory['rss']:7,.0f} MB  (anon {memory['anon']:6,.0f}, "
+            f"mapped files {memory['file']:6,.0f})  peak {memory['peak']:7,.0f} MB")
 
 
 def main() -> None:
@@ -77,8 +91,8 @@ def main() -> None:
     from qa.index import write_index
 
     print(f"machine: {machine()}")
-    baseline, _ = serve_rss(ROOT / "index_store")
-    print(f"  baseline: qa serve over the bundled corpus (144 passages)   RSS {baseline:7.0f} MB")
+    baseline, ready, took = serve_memory(ROOT / "index_store")
+    print(line("  baseline: qa serve over the bundled corpus (144 passages)", baseline))
     qa.chunk.sentence_spans = lambda text, kind="paragraph": tuple(
         (m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]", text)) or ((0, len(text)),)
     folder = Path(tempfile.mkdtemp(prefix="qa-serve-memory-"))
@@ -89,11 +103,14 @@ def main() -> None:
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
         print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences, "
               f"{size:,.0f} MB on disk, written in {time.perf_counter() - started:.0f} s")
-        rss, took = serve_rss(folder)
-        per_passage = (rss - baseline) * 1024 / summary["passages"]
-        print(f"  qa serve over it                                          RSS {rss:7.0f} MB "
-              f"(+{rss - baseline:.0f} MB, {per_passage:.1f} KB a passage); one ask {took * 1000:.0f} ms")
-        print(f"  linear estimate at 1M passages: {baseline + per_passage * 1_000_000 / 1024:,.0f} MB")
+        memory, ready, took = serve_memory(folder)
+        print(line("  qa serve over it, after the 144 gold questions", memory))
+        n = summary["passages"]
+        for kind in ("rss", "anon"):
+            extra = memory[kind] - baseline[kind]
+            print(f"    {kind:<4} over the baseline: {extra:+8,.0f} MB, {extra * 1024 / n:6.2f} KB a passage; "
+                  f"linear estimate at 1M passages {baseline[kind] + extra * 1_000_000 / n:8,.0f} MB")
+        print(f"  ready {ready:.1f} s after start; median ask {took * 1000:.0f} ms")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -117,7 +117,7 @@ def _judgement_hit(document: Document, judgement: Judgement, index: Index, hits:
     for row in index.document_rows.get(document.id, ()):  # only this document's passages, not the whole index
         p = index.passages[row]
         if p.start <= judgement.start and judgement.end <= p.end:
-            return Hit(p, document, 0, 0.0), p
+            return Hit(p, document, 0, 0.0, row=int(row)), p
     return None
 
 
@@ -230,8 +230,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     for hit in hits[:READ_DEPTH]:
         passage = hit.passage
-        row = index.passage_rows.get(passage.id)
-        sims = index.sentence_vectors_of(row) @ vector if (row is not None and vector is not None) else None
+        sims = index.sentence_vectors_of(hit.row) @ vector if (hit.row >= 0 and vector is not None) else None
         section_words = set(tokens(passage.section or ""))
         section_fit = W_SECTION * _coverage(weights, section_words)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown + section_fit

@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from qa.embed import Embedder, default_embedder
-from qa.index import build_lock, corpus_fingerprint, load_index, read_manifest, write_index
+from qa.index import FORMAT_VERSION, build_lock, corpus_fingerprint, load_index, read_manifest, write_index
 from qa.ingest import load_corpus, load_paths
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, f
         skipped = [(str(p), reason) for p, reason in loaded.errors]
         manifest = read_manifest(index_dir)
         if (not force and manifest and manifest.get("corpus_fingerprint") == corpus_fingerprint(loaded.documents)
-                and manifest.get("model") == embedder.name):
+                and manifest.get("model") == embedder.name and manifest.get("format_version") == FORMAT_VERSION):
             folder = index_dir / (index_dir / "CURRENT").read_text().strip()
             return {"up_to_date": True, "version": folder.name, "documents": manifest["documents"],
                     "passages": manifest["passages"], "skipped": skipped}
@@ -36,7 +36,7 @@ def add(paths: list[Path], index_dir: Path, embedder: Embedder | None = None) ->
     with build_lock(index_dir):
         index = load_index(index_dir, embedder.name)
         loaded = load_paths(paths)
-        documents = dict(index.documents)
+        documents = {d.id: d for d in index.full_documents()}
         known = {d.fingerprint: d.id for d in documents.values()}
         skipped = [(str(p), reason) for p, reason in loaded.errors]
         added = []
@@ -61,14 +61,19 @@ def remove(document_ids: list[str], index_dir: Path, embedder: Embedder | None =
         unknown = [d for d in document_ids if d not in index.documents]
         if unknown:
             raise ValueError(f"no such document(s): {', '.join(unknown)}; see `GET /api/documents` for ids")
-        documents = [d for d in index.documents.values() if d.id not in set(document_ids)]
+        documents = [d for d in index.full_documents() if d.id not in set(document_ids)]
         summary = write_index(documents, index_dir, embedder)
         return summary | {"removed": list(document_ids)}
 
 
 def ensure_index(index_dir: Path, corpus_dir: Path) -> None:
-    """Build the index when there is none (first start of the service)."""
-    if read_manifest(index_dir) is None:
+    """Build the index when there is none, or when it was written by an older version of this program."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
         log.warning("no index at %s: building it from %s", index_dir, corpus_dir)
+        build(corpus_dir, index_dir, progress=True)
+    elif manifest.get("format_version") != FORMAT_VERSION:
+        log.warning("index at %s has format %s, this version reads %s: rebuilding it from %s",
+                    index_dir, manifest.get("format_version"), FORMAT_VERSION, corpus_dir)
         build(corpus_dir, index_dir, progress=True)
 

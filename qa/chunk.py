@@ -72,5 +72,6 @@ def split_document(document: Document, max_chars: int = MAX_PASSAGE_CHARS) -> li
                 section=paragraph.section,
                 kind=paragraph.kind,
                 sentences=sentence_spans(piece, paragraph.kind),
+                position=paragraph.position,
             ))
     return passages

@@ -6,12 +6,20 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/manifest.json   model, dimension, corpus fingerprint, format version, counts
     index_store/<version>/documents.jsonl cleaned documents with paragraphs and judgements
     index_store/<version>/passages.jsonl  passages in index order
+    index_store/<version>/passage_offsets.npy   byte offset of each passages.jsonl line (n + 1 entries)
+    index_store/<version>/passage_documents.npy row of each passage's document in documents.jsonl
     index_store/<version>/vectors.npy     passage embeddings (also the cache for the next build)
+    index_store/<version>/sentence_vectors.npy, sentence_offsets.npy   sentence embeddings, per passage
+    index_store/<version>/passage_keys.npy, sentence_keys.npy   content hashes of what was embedded
     index_store/<version>/dense.faiss     FAISS index over the vectors
     index_store/<version>/bm25/           bm25s index over stemmed tokens
 
 A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
 index in place; a lock file refuses a second build while one runs.
+
+A loaded index keeps little per passage in memory: passages are read from the memory-mapped
+passages.jsonl when asked for, documents are held as headers (metadata and judgements, no text),
+and vectors, FAISS and BM25 arrays are memory-mapped, so several server processes share one copy.
 """
 from __future__ import annotations
 
@@ -21,7 +29,10 @@ import json
 import logging
 import os
 import shutil
+import mmap
 import time
+from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,8 +50,8 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 1
-PIPELINE_VERSION = "clean-1/chunk-2"  # bump when cleaning or chunking changes what passages say
+FORMAT_VERSION = 2
+PIPELINE_VERSION = "clean-1/chunk-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 
 
@@ -52,32 +63,94 @@ class IndexBusy(RuntimeError):
     """Another build or update holds the lock."""
 
 
+class PassageStore(Sequence):
+    """Passages in index order, parsed from the memory-mapped passages.jsonl when asked for.
+
+    Holds two integers a passage in memory instead of a Python object with its text; the few hundred
+    passages a question reads are parsed on demand (about 10 µs each) and the latest are kept parsed.
+    """
+
+    CACHE = 4096
+
+    def __init__(self, path: Path, offsets: np.ndarray, documents: np.ndarray) -> None:
+        self.path = path
+        self.offsets = offsets  # byte offsets of each line, len(self) + 1 entries
+        self.documents = documents  # row of each passage's document
+        self._file = path.open("rb")
+        size = os.fstat(self._file.fileno()).st_size
+        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self._parsed: OrderedDict[int, Passage] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, row):  # type: ignore[override]
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(f"passage row {row} out of range ({len(self)} passages)")
+        passage = self._parsed.get(row)
+        if passage is None:
+            line = self._map[int(self.offsets[row]):int(self.offsets[row + 1])]
+            passage = Passage.from_dict(json.loads(line))
+            self._parsed[row] = passage
+            if len(self._parsed) > self.CACHE:
+                self._parsed.popitem(last=False)
+        return passage
+
+
 @dataclass
 class Index:
-    """A loaded index: documents, passages, their vectors and both search structures."""
+    """A loaded index: document headers, passages, their vectors and both search structures."""
 
     path: Path
     manifest: dict
-    documents: dict[str, Document]
-    passages: list[Passage]
+    documents: dict[str, Document]  # headers: metadata and judgements; `document(id)` reads the text
+    passages: Sequence[Passage]
     vectors: np.ndarray
     dense: faiss.Index
     lexical: bm25s.BM25 | None
     sentence_vectors: np.ndarray | None = None  # one row per passage sentence, in passage order
     sentence_offsets: np.ndarray | None = None  # passage i's sentences are rows offsets[i]:offsets[i+1]
     document_frequency: dict[str, int] = field(default_factory=dict)
-    passage_rows: dict[str, int] = field(default_factory=dict)
     document_rows: dict[str, np.ndarray] = field(default_factory=dict)
+    document_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # byte range in documents.jsonl
 
     def __post_init__(self) -> None:
-        self.passage_rows = {p.id: i for i, p in enumerate(self.passages)}
+        if self.document_rows:
+            return
         # rows of each document's passages, so a filter costs per document, not per passage
-        owners = np.array([p.document_id for p in self.passages], dtype=object)
+        owners = getattr(self.passages, "documents", None)
+        names = list(self.documents)
+        if owners is None:  # passages given as a list (tools, tests): number their documents here
+            ids = {name: i for i, name in enumerate(names)}
+            for passage in self.passages:
+                ids.setdefault(passage.document_id, len(ids))
+            names = list(ids)
+            owners = np.array([ids[p.document_id] for p in self.passages], dtype=np.int32)
         if len(owners):
             order = np.argsort(owners, kind="stable")
-            ids, starts = np.unique(owners[order], return_index=True)
+            found, starts = np.unique(owners[order], return_index=True)
             bounds = list(starts[1:]) + [len(order)]
-            self.document_rows = {doc: order[a:b].astype(np.int64) for doc, a, b in zip(ids, starts, bounds)}
+            self.document_rows = {names[d]: order[a:b].astype(np.int64) for d, a, b in zip(found, starts, bounds)}
+
+    def document(self, document_id: str) -> Document | None:
+        """The whole document (text and paragraphs), read back from documents.jsonl."""
+        if document_id not in self.documents:
+            return None
+        if document_id not in self.document_lines:
+            return self.documents[document_id]
+        start, end = self.document_lines[document_id]
+        with (self.path / "documents.jsonl").open("rb") as handle:
+            handle.seek(start)
+            return _document_from_json(json.loads(handle.read(end - start)))
+
+    def full_documents(self) -> list[Document]:
+        """Every document whole, in index order (for rebuilding after an add or remove)."""
+        return [self.document(document_id) for document_id in self.documents]
 
     def idf(self, token: str) -> float:
         """Inverse document frequency over passages; a token the corpus never uses gets the maximum."""
@@ -146,17 +219,17 @@ def _document_from_json(data: dict) -> Document:
     return Document(**data)
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
+def _write_jsonl(path: Path, rows) -> np.ndarray:
+    """Write one JSON object a line; returns the byte offset of each line and of the end."""
+    offsets = [0]
+    with path.open("wb") as handle:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+            handle.write(line)
+            offsets.append(offsets[-1] + len(line))
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return np.array(offsets, dtype=np.int64)
 
 
 def corpus_fingerprint(documents: list[Document]) -> str:
@@ -219,14 +292,14 @@ def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str) -> dict[
         return {}
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        keys = manifest.get(keys_name) or []
+        keys = np.load(folder / keys_name)
         vectors = np.load(folder / vectors_name, mmap_mode="r")
     except (OSError, ValueError) as exc:
-        log.warning("not reusing vectors from %s: %s", folder, exc)
+        log.info("not reusing vectors from %s: %s", folder, exc)
         return {}
     if len(keys) != len(vectors) or manifest.get("model") is None:
         return {}
-    return {key: vectors[i] for i, key in enumerate(keys)}
+    return {key.decode(): vectors[i] for i, key in enumerate(keys.tolist())}
 
 
 def _embed_with_cache(texts: list[str], keys: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
@@ -277,12 +350,12 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     passages = [p for d in documents for p in split_document(d)]
     texts = [p.index_text(titles[p.document_id]) for p in passages]
     keys = [_text_key(t) for t in texts]
-    vectors, embedded = _embed_with_cache(texts, keys, _cached_vectors(index_dir, "passage_keys", "vectors.npy"),
+    vectors, embedded = _embed_with_cache(texts, keys, _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy"),
                                           embedder, progress)
     sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
     sentence_keys = [_text_key(t) for t in sentences]
     sentence_vectors, sentences_embedded = _embed_with_cache(
-        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys", "sentence_vectors.npy"),
+        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy"),
         embedder, progress)
     offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
     frequency: dict[str, int] = {}
@@ -297,8 +370,12 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     staging = index_dir / f".staging-{os.getpid()}-{int(time.time() * 1000)}"
     staging.mkdir(parents=True)
     try:
-        _write_jsonl(staging / "documents.jsonl", [_document_to_json(d) for d in documents])
-        _write_jsonl(staging / "passages.jsonl", [p.to_dict() for p in passages])
+        _write_jsonl(staging / "documents.jsonl", (_document_to_json(d) for d in documents))
+        np.save(staging / "passage_offsets.npy", _write_jsonl(staging / "passages.jsonl", (p.to_dict() for p in passages)))
+        rows = {d.id: i for i, d in enumerate(documents)}
+        np.save(staging / "passage_documents.npy", np.array([rows[p.document_id] for p in passages], dtype=np.int32))
+        np.save(staging / "passage_keys.npy", np.array(keys, dtype="S40"))
+        np.save(staging / "sentence_keys.npy", np.array(sentence_keys, dtype="S40"))
         np.save(staging / "vectors.npy", vectors)
         np.save(staging / "sentence_vectors.npy", sentence_vectors)
         np.save(staging / "sentence_offsets.npy", offsets)
@@ -320,8 +397,6 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
-            "passage_keys": keys,
-            "sentence_keys": sentence_keys,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         version = f"v{time.strftime('%Y%m%dT%H%M%S')}-{int(time.time() * 1000) % 1000:03d}-{fingerprint[:8]}"
@@ -333,7 +408,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     _swap_current(index_dir, version)
     _prune(index_dir, keep=version)
     log.info("index %s written in %.1f s", version, time.perf_counter() - started)
-    return {k: v for k, v in manifest.items() if not k.endswith("_keys")} | {"version": version}
+    return manifest | {"version": version}
 
 
 def _swap_current(index_dir: Path, version: str) -> None:
@@ -375,16 +450,26 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                           f"this version reads {FORMAT_VERSION}: run `qa build`")
     if model and manifest.get("model") != model:
         raise IndexNotReady(f"index at {index_dir} was built with {manifest.get('model')}, not {model}: run `qa build`")
-    documents = {d["id"]: _document_from_json(d) for d in _read_jsonl(folder / "documents.jsonl")}
-    passages = [Passage.from_dict(p) for p in _read_jsonl(folder / "passages.jsonl")]
+    documents: dict[str, Document] = {}
+    lines: dict[str, tuple[int, int]] = {}
+    with (folder / "documents.jsonl").open("rb") as handle:
+        position = 0
+        for line in handle:  # one at a time: only the header of each stays in memory
+            if line.strip():
+                document = _document_from_json(json.loads(line)).header()
+                documents[document.id] = document
+                lines[document.id] = (position, position + len(line))
+            position += len(line)
+    passages = PassageStore(folder / "passages.jsonl", np.load(folder / "passage_offsets.npy"),
+                            np.load(folder / "passage_documents.npy"))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     try:  # memory-mapped where FAISS allows, so several server processes share one copy
         dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError:
         dense = faiss.read_index(str(folder / "dense.faiss"))
-    lexical = bm25s.BM25.load(str(folder / "bm25")) if (folder / "bm25").exists() else None
+    lexical = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
     sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
-                 sentence_offsets, frequency)
+                 sentence_offsets, frequency, document_lines=lines)

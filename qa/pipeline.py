@@ -124,7 +124,7 @@ class Pipeline:
         return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]
 
     def document(self, document_id: str) -> dict[str, Any] | None:
-        document = self.index.documents.get(document_id)
+        document = self.index.document(document_id)
         if document is None:
             return None
         paragraphs = []
@@ -165,7 +165,4 @@ def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:
 
 
 def _anchor(hit: Hit) -> str:
-    for paragraph in hit.document.paragraphs:
-        if paragraph.start <= hit.passage.start < max(paragraph.end, paragraph.start + 1):
-            return f"pos-{paragraph.position}"
-    return ""
+    return f"pos-{hit.passage.position}" if hit.passage.position else ""

@@ -149,7 +149,7 @@ class Retriever:
         for rank, (row, score) in enumerate(ranked, start=1):
             passage = self.index.passages[row]
             hits.append(Hit(passage, self.index.documents[passage.document_id], rank, round(float(score), 4),
-                            dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0))))
+                            dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0)), row=row))
         return hits
 
     def _sentence_blend(self, row: int, passage_score: float, vector: np.ndarray) -> float:

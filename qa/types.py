@@ -1,7 +1,7 @@
 """Frozen dataclasses shared by every stage: Document, Paragraph, Passage, Judgement, Hit, Answer."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -38,7 +38,11 @@ class Judgement:
 
 @dataclass(frozen=True)
 class Document:
-    """A cleaned report with its metadata."""
+    """A cleaned report with its metadata.
+
+    A loaded index keeps only headers in memory (text and paragraphs left empty, judgements kept);
+    `Index.document(id)` reads the whole document back from disk.
+    """
 
     id: str
     title: str
@@ -52,6 +56,15 @@ class Document:
     paragraphs: tuple[Paragraph, ...] = ()
     judgements: tuple[Judgement, ...] = ()
     fingerprint: str = ""  # sha256 of the raw file
+    paragraph_count: int = -1  # non-heading paragraphs; kept when a header drops the paragraphs
+
+    def __post_init__(self) -> None:
+        if self.paragraph_count < 0:
+            object.__setattr__(self, "paragraph_count", sum(1 for p in self.paragraphs if p.kind != "heading"))
+
+    def header(self) -> "Document":
+        """The document without its text and paragraphs: what a loaded index keeps in memory."""
+        return replace(self, text="", paragraphs=())
 
     @property
     def year(self) -> int | None:
@@ -100,7 +113,7 @@ class Document:
             "authority": self.authority,
             "period_start": self.period_start,
             "period_end": self.period_end,
-            "paragraphs": sum(1 for p in self.paragraphs if p.kind != "heading"),
+            "paragraphs": self.paragraph_count,
         }
 
 
@@ -117,6 +130,7 @@ class Passage:
     section: str | None
     kind: ParagraphKind = "paragraph"
     sentences: tuple[tuple[int, int], ...] = ()  # sentence (or list item, table row) offsets into text
+    position: int = 0  # the paragraph's 1-based position in its document (the page's anchor)
 
     def index_text(self, title: str = "") -> str:
         """What the dense and lexical indexes see: the section heading (or what a signature is) gives context."""
@@ -143,6 +157,7 @@ class Hit:
     score: float
     dense: float = 0.0
     lexical: float = 0.0
+    row: int = -1  # the passage's row in the index it came from
 
     @property
     def citation(self) -> str:

@@ -45,6 +45,39 @@ def test_missing_and_mismatched_indexes_say_what_to_run(tmp_path, index_dir):
         load_index(copy, model="another-model")
 
 
+def test_loaded_index_reads_passages_and_texts_from_disk_and_keeps_them_whole(index_dir):
+    index = load_index(index_dir)
+    assert all(d.text == "" and d.paragraphs == () for d in index.documents.values())  # headers only in memory
+    assert all(d.judgements for d in index.documents.values() if d.kind == "inspection")  # grades stay at hand
+    for row, passage in enumerate(index.passages):  # parsed on demand from passages.jsonl
+        whole = index.document(passage.document_id)
+        assert whole.text[passage.start:passage.end] == passage.text
+        assert row in index.document_rows[passage.document_id]
+        assert whole.paragraph_count == index.documents[passage.document_id].paragraph_count > 0
+    assert index.passages[-1] == index.passages[len(index.passages) - 1]
+    with pytest.raises(IndexError):
+        index.passages[len(index.passages)]
+    assert "passage_keys" not in index.manifest  # content hashes live in .npy files, not in memory
+
+
+def test_index_of_an_older_format_is_rebuilt_when_the_service_starts(tmp_path, index_dir, monkeypatch):
+    import qa.builder
+
+    copy = tmp_path / "copy"
+    shutil.copytree(index_dir, copy)
+    manifest_path = current_version(copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = FORMAT_VERSION - 1
+    manifest_path.write_text(json.dumps(manifest))
+    built = []
+    monkeypatch.setattr(qa.builder, "build", lambda corpus, index, **kw: built.append((corpus, index)))
+    qa.builder.ensure_index(copy, ROOT / "corpus")
+    assert built == [(ROOT / "corpus", copy)]
+    built.clear()
+    qa.builder.ensure_index(index_dir, ROOT / "corpus")  # the current format is left alone
+    assert built == []
+
+
 def test_second_build_is_refused_while_one_holds_the_lock(tmp_path):
     with build_lock(tmp_path):
         with pytest.raises(IndexBusy, match="another build"):
