@@ -24,7 +24,7 @@ from qa.index import Index
 from qa.question import Question, analyse
 from qa.retrieve import document_matches
 from qa.text import tokens
-from qa.types import Answer, Document, Hit, HistoryStep, Judgement, Passage
+from qa.types import Answer, Document, Hit, HistoryStep, Passage
 
 log = logging.getLogger(__name__)
 
@@ -101,24 +101,27 @@ class AnswerScorer:
 
 # ---------------------------------------------------------------- grades from the judgement data
 
+GRADED_TOGETHER = {  # the 2019 framework graded both together
+    "care leavers": ("care leavers", "children in care and care leavers"),
+    "children in care": ("children in care", "children in care and care leavers"),
+}
+
+
 def _area_fit(asked: str, graded: str) -> float:
     if asked == graded:
         return 1.0
-    if graded == "children in care and care leavers" and asked in ("care leavers", "children in care"):
-        return 0.9  # the 2019 framework graded both together
+    if asked in GRADED_TOGETHER and graded in GRADED_TOGETHER[asked]:
+        return 0.9
     return 0.0
 
 
-def _judgement_hit(document: Document, judgement: Judgement, index: Index, hits: list[Hit]) -> tuple[Hit, Passage] | None:
+def _judgement_hit(document: Document, row: int, index: Index, hits: list[Hit]) -> tuple[Hit, Passage]:
+    """The hit for the passage holding a grade: the retrieved one when it was retrieved."""
     for hit in hits:
-        p = hit.passage
-        if p.document_id == document.id and p.start <= judgement.start and judgement.end <= p.end:
-            return hit, p
-    for row in index.document_rows.get(document.id, ()):  # only this document's passages, not the whole index
-        p = index.passages[row]
-        if p.start <= judgement.start and judgement.end <= p.end:
-            return Hit(p, document, 0, 0.0, row=int(row)), p
-    return None
+        if hit.row == row:
+            return hit, hit.passage
+    passage = index.passages[row]
+    return Hit(passage, document, 0, 0.0, row=row), passage
 
 
 def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
@@ -130,15 +133,12 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
         return None  # names something the reports never mention (another authority, say)
     hit_scores = {h.passage.id: h.score for h in hits}
     found = []
-    for document in index.documents.values():
-        for judgement in document.judgements:
+    for area in GRADED_TOGETHER.get(q.area, (q.area,)):
+        for document, judgement, row in index.graded(area):
             fit = _area_fit(q.area, judgement.area)
             if fit == 0 or judgement.year is None:
                 continue
-            located = _judgement_hit(document, judgement, index, hits)
-            if located is None:
-                continue
-            hit, passage = located
+            hit, passage = _judgement_hit(document, row, index, hits)
             found.append((document, judgement, hit, passage, fit))
     if not found:
         return None

@@ -8,6 +8,7 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/passages.jsonl  passages in index order
     index_store/<version>/passage_offsets.npy   byte offset of each passages.jsonl line (n + 1 entries)
     index_store/<version>/passage_documents.npy row of each passage's document in documents.jsonl
+    index_store/<version>/passage_spans.npy     start and end of each passage in its document's text
     index_store/<version>/vectors.npy     passage embeddings (also the cache for the next build)
     index_store/<version>/sentence_vectors.npy, sentence_offsets.npy   sentence embeddings, per passage
     index_store/<version>/passage_keys.npy, sentence_keys.npy   content hashes of what was embedded
@@ -28,8 +29,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import mmap
+import shutil
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -72,10 +73,11 @@ class PassageStore(Sequence):
 
     CACHE = 4096
 
-    def __init__(self, path: Path, offsets: np.ndarray, documents: np.ndarray) -> None:
+    def __init__(self, path: Path, offsets: np.ndarray, documents: np.ndarray, spans: np.ndarray) -> None:
         self.path = path
         self.offsets = offsets  # byte offsets of each line, len(self) + 1 entries
         self.documents = documents  # row of each passage's document
+        self.spans = spans  # (start, end) of each passage in its document's text
         self._file = path.open("rb")
         size = os.fstat(self._file.fileno()).st_size
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -136,6 +138,22 @@ class Index:
             found, starts = np.unique(owners[order], return_index=True)
             bounds = list(starts[1:]) + [len(order)]
             self.document_rows = {names[d]: order[a:b].astype(np.int64) for d, a, b in zip(found, starts, bounds)}
+
+    def graded(self, area: str) -> list[tuple[Document, Judgement, int]]:
+        """Every judgement of one area across the corpus, with the row of the passage holding its grade."""
+        if not hasattr(self, "_graded"):
+            spans = getattr(self.passages, "spans", None)
+            table: dict[str, list[tuple[Document, Judgement, int]]] = {}
+            for document in self.documents.values():
+                rows = self.document_rows.get(document.id, np.zeros(0, dtype=np.int64))
+                starts, ends = (spans[rows].T if spans is not None else
+                                np.array([[self.passages[r].start, self.passages[r].end] for r in rows]).reshape(-1, 2).T)
+                for judgement in document.judgements:
+                    inside = np.flatnonzero((starts <= judgement.start) & (judgement.end <= ends))
+                    if len(inside):
+                        table.setdefault(judgement.area, []).append((document, judgement, int(rows[inside[0]])))
+            self._graded = table
+        return self._graded.get(area, [])
 
     def document(self, document_id: str) -> Document | None:
         """The whole document (text and paragraphs), read back from documents.jsonl."""
@@ -374,6 +392,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         np.save(staging / "passage_offsets.npy", _write_jsonl(staging / "passages.jsonl", (p.to_dict() for p in passages)))
         rows = {d.id: i for i, d in enumerate(documents)}
         np.save(staging / "passage_documents.npy", np.array([rows[p.document_id] for p in passages], dtype=np.int32))
+        np.save(staging / "passage_spans.npy", np.array([(p.start, p.end) for p in passages], dtype=np.int64).reshape(-1, 2))
         np.save(staging / "passage_keys.npy", np.array(keys, dtype="S40"))
         np.save(staging / "sentence_keys.npy", np.array(sentence_keys, dtype="S40"))
         np.save(staging / "vectors.npy", vectors)
@@ -461,7 +480,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                 lines[document.id] = (position, position + len(line))
             position += len(line)
     passages = PassageStore(folder / "passages.jsonl", np.load(folder / "passage_offsets.npy"),
-                            np.load(folder / "passage_documents.npy"))
+                            np.load(folder / "passage_documents.npy"), np.load(folder / "passage_spans.npy"))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")
     try:  # memory-mapped where FAISS allows, so several server processes share one copy
         dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
