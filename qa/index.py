@@ -303,8 +303,9 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- writing
 
-def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str) -> dict[str, np.ndarray]:
-    """Vectors of the live index by content key, so unchanged texts are not embedded again."""
+def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str, model: str) -> dict[str, np.ndarray]:
+    """Vectors of the live index by content key, so unchanged texts are not embedded again
+    (only when the same model and backend made them)."""
     folder = current_version(index_dir)
     if folder is None:
         return {}
@@ -315,7 +316,7 @@ def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str) -> dict[
     except (OSError, ValueError) as exc:
         log.info("not reusing vectors from %s: %s", folder, exc)
         return {}
-    if len(keys) != len(vectors) or manifest.get("model") is None:
+    if len(keys) != len(vectors) or manifest.get("model") != model:
         return {}
     return {key.decode(): vectors[i] for i, key in enumerate(keys.tolist())}
 
@@ -368,12 +369,12 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     passages = [p for d in documents for p in split_document(d)]
     texts = [p.index_text(titles[p.document_id]) for p in passages]
     keys = [_text_key(t) for t in texts]
-    vectors, embedded = _embed_with_cache(texts, keys, _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy"),
-                                          embedder, progress)
+    cache = _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy", embedder.name)
+    vectors, embedded = _embed_with_cache(texts, keys, cache, embedder, progress)
     sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
     sentence_keys = [_text_key(t) for t in sentences]
     sentence_vectors, sentences_embedded = _embed_with_cache(
-        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy"),
+        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name),
         embedder, progress)
     offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
     frequency: dict[str, int] = {}

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from qa import answer as answering
-from qa.embed import Embedder, default_embedder
-from qa.index import Index, current_version, load_index
+from qa.embed import Embedder, embedder_for
+from qa.index import Index, current_version, load_index, read_manifest
 from qa.retrieve import Mode, Retriever, question_filters, retrieval_query, validate_filters
 from qa.types import Answer, Hit
 
@@ -25,7 +25,8 @@ class Pipeline:
 
     def __init__(self, index_dir: Path, embedder: Embedder | None = None) -> None:
         self.index_dir = Path(index_dir)
-        self.embedder = embedder or default_embedder()
+        self._own_embedder = embedder is None  # then the index says which backend encodes questions
+        self.embedder = embedder or embedder_for((read_manifest(self.index_dir) or {}).get("model"))
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self.index: Index = load_index(self.index_dir, self.embedder.name)
@@ -48,6 +49,8 @@ class Pipeline:
         with self._lock:
             if folder == self.index.path:
                 return False
+            if self._own_embedder:
+                self.embedder = embedder_for((read_manifest(self.index_dir) or {}).get("model"))
             index = load_index(self.index_dir, self.embedder.name)
             self.index, self.retriever = index, Retriever(index, self.embedder)
         log.info("reloaded index %s", index.version)
