@@ -131,10 +131,14 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
     unknown = [t for t in q.area_extra if index.document_frequency.get(t, 0) == 0 and not t.isdigit()]
     if unknown:
         return None  # names something the reports never mention (another authority, say)
+    authorities, named = _authorities_in_scope(q, index, hits)
+    extra = [t for t in q.area_extra if t not in named]
     hit_scores = {h.passage.id: h.score for h in hits}
     found = []
     for area in GRADED_TOGETHER.get(q.area, (q.area,)):
         for document, judgement, row in index.graded(area):
+            if authorities and document.authority not in authorities:
+                continue  # another council's grade
             fit = _area_fit(q.area, judgement.area)
             if fit == 0 or judgement.year is None:
                 continue
@@ -154,11 +158,24 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
     latest_year = max(item[1].year for item in in_scope)
     document, judgement, hit, passage, fit = max((i for i in in_scope if i[1].year == latest_year), key=preference)
     start, end = judgement.start - passage.start, judgement.end - passage.start
-    score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(q.area_extra)
+    score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(extra)
     features = _features(score=score, sim=1.0, coverage=1.0, local=1.0, unknown=0, margin=1.0, kind="grade",
                          rank=1)
     return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
                   type="grade", score=score, history=tuple(history), features=features), hit
+
+
+def _authorities_in_scope(q: Question, index: Index, hits: list[Hit]) -> tuple[set[str], set[str]]:
+    """Whose grades answer the question: the council it names, else the council of the best passage.
+    Also returns the (stemmed) words that named it, so they do not count as unexplained extra words."""
+    named, words = set(), set()
+    for authority in index.authorities():
+        if re.search(rf"\b{re.escape(authority)}\b", q.text, re.IGNORECASE):
+            named.add(authority)
+            words.update(tokens(authority))
+    if not named and hits and hits[0].document.authority:
+        named.add(hits[0].document.authority)
+    return named, words
 
 
 def _year_in_scope(year: int, filters: dict[str, Any]) -> bool:

@@ -155,6 +155,12 @@ class Index:
             self._graded = table
         return self._graded.get(area, [])
 
+    def authorities(self) -> list[str]:
+        """The councils the corpus covers."""
+        if not hasattr(self, "_authorities"):
+            self._authorities = sorted({d.authority for d in self.documents.values() if d.authority})
+        return self._authorities
+
     def document(self, document_id: str) -> Document | None:
         """The whole document (text and paragraphs), read back from documents.jsonl."""
         if document_id not in self.documents:

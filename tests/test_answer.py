@@ -101,3 +101,30 @@ def test_offsets_hold_for_every_gold_question(pipeline):
         if candidate:
             cited = next((p for p in reply["passages"] if p["id"] == candidate["passage_id"]), None)
             assert cited is None or cited["text"][candidate["start"]:candidate["end"]] == candidate["text"]
+
+
+def test_grades_come_from_the_council_asked_about(tmp_path, index_dir, embedder):
+    """With a second council in the index, a grade question gets that council's grade only when it names it
+    (or its passages rank first), and the history never mixes councils."""
+    import shutil
+
+    from qa.builder import add
+    from qa.pipeline import Pipeline
+
+    live = tmp_path / "index"
+    shutil.copytree(index_dir, live)
+    report = tmp_path / "testshire-2025.txt"
+    report.write_text(
+        "Inspection of Testshire local authority children's services\n\nInspection dates: 3 to 7 March 2025\n\n"
+        "Judgement\tGrade\nThe experiences and progress of care leavers\tInadequate\n"
+        "Overall effectiveness\tInadequate\n\n"
+        "1. Care leavers in Testshire do not get the help they need from personal advisers.\n", encoding="utf-8")
+    add([report], live, embedder=embedder)
+    pipeline = Pipeline(live, embedder)
+    testshire = pipeline.ask("How were care leavers in Testshire rated?")
+    assert testshire["answer"]["text"] == "Inadequate"
+    assert [s["document_id"] for s in testshire["answer"]["history"]] == ["testshire-2025"]
+    barnet = pipeline.ask("How were care leavers in Barnet rated?")
+    assert barnet["answer"]["text"] == "Good"  # Barnet's latest (2024), not Testshire's newer 2025 grade
+    assert all(s["document_id"] != "testshire-2025" for s in barnet["answer"]["history"])
+    assert [s["year"] for s in barnet["answer"]["history"]] == [2019, 2024]
