@@ -5,7 +5,8 @@ authority (40 names) and date (2010-2025). Its vector is NOT encoded by the mode
 here): it is the mean of its sentences' real embeddings plus small noise, renormalised, so the vectors keep
 the structure real ones have. The queries are the gold questions, encoded by the real model.
 
-For each size: exact FAISS search (the baseline), IVF-Flat at several nprobe (recall@10 against exact),
+For each size: exact FAISS search (the baseline), IVF-Flat at several nprobe and IVF with 8-bit and
+16-bit scalar-quantised vectors (recall@10 against exact),
 HNSW at the smaller sizes, BM25 (bm25s), the whole hybrid retrieval with filters, and resident memory.
 Run: .venv/bin/python bench/scale.py [--sizes 10000 100000 1000000]
 """
@@ -101,6 +102,23 @@ def run_size(n: int, texts, vectors, queries, question_texts, rng) -> None:
         print(f"    nprobe={nprobe:<3}                 {fmt(times)}  recall@10 {recall(found, truth):.3f}"
               f"  ({statistics.median(exact) / statistics.median(times):.1f}x faster than exact)")
     ivf.nprobe = 64  # as qa/index.py IVF_NPROBE
+    print(f"    vectors held by IVF-Flat: {ivf.ntotal * ivf.code_size / 2**20:,.0f} MB")
+    quantised = {}
+    for label, kind in (("IVF-SQ8", faiss.ScalarQuantizer.QT_8bit), ("IVF-SQfp16", faiss.ScalarQuantizer.QT_fp16)):
+        started = time.perf_counter()
+        sq = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(matrix.shape[1]), matrix.shape[1], nlist, kind,
+                                           faiss.METRIC_INNER_PRODUCT)
+        sq.train(matrix[rng.choice(n, size=min(n, nlist * 64), replace=False)])
+        sq.add(matrix)
+        print(f"  {label} nlist={nlist} built in {time.perf_counter() - started:.1f} s; "
+              f"vectors held: {sq.ntotal * sq.code_size / 2**20:,.0f} MB")
+        for nprobe in (32, 64):
+            sq.nprobe = nprobe
+            found = sq.search(queries, 10)[1]
+            times = latencies(lambda q: sq.search(q[None, :], 10), queries)
+            print(f"    nprobe={nprobe:<3}                 {fmt(times)}  recall@10 {recall(found, truth):.3f}")
+        sq.nprobe = 64
+        quantised[label] = sq
 
     if n <= 100_000:
         started = time.perf_counter()
@@ -131,7 +149,10 @@ def run_size(n: int, texts, vectors, queries, question_texts, rng) -> None:
             documents[doc_id] = Document(doc_id, doc_id, "inspection", AUTHORITIES[d % 40], f"{years[d]}-06-30",
                                          f"{years[d]}-06-01", f"{years[d]}-06-30", "synthetic", "")
         passages.append(Passage(f"p{i}", doc_id, passage_texts[i], 0, len(passage_texts[i]), i % 60 + 1, None))
-    dense = ivf if n > 200_000 else flat
+    from qa.index import EXACT_SEARCH_LIMIT, LARGE_INDEX
+
+    dense = quantised.get(LARGE_INDEX, ivf) if n > EXACT_SEARCH_LIMIT else flat
+    del quantised
     index = Index(Path("."), {}, documents, passages, matrix, dense, lexical)
 
     class Fixed:  # the query vectors are already encoded: retrieval only

@@ -86,6 +86,8 @@ def line(label: str, memory: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--keep", metavar="DIR", help="write the synthetic index here and keep it (default: a temporary folder)")
+    parser.add_argument("--reuse", metavar="DIR", help="measure qa serve over a synthetic index kept by an earlier --keep")
     args = parser.parse_args()
     import qa.chunk
     from qa.index import write_index
@@ -95,14 +97,21 @@ def main() -> None:
     print(line("  baseline: qa serve over the bundled corpus (144 passages)", baseline))
     qa.chunk.sentence_spans = lambda text, kind="paragraph": tuple(
         (m.start(), m.end()) for m in re.finditer(r"[^.!?]+[.!?]", text)) or ((0, len(text)),)
-    folder = Path(tempfile.mkdtemp(prefix="qa-serve-memory-"))
+    folder = Path(args.reuse or args.keep or tempfile.mkdtemp(prefix="qa-serve-memory-"))
     try:
-        started = time.perf_counter()
-        documents = synthetic_documents(args.passages)
-        summary = write_index(documents, folder, RandomEmbedder())
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
-        print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences, "
-              f"{size:,.0f} MB on disk, written in {time.perf_counter() - started:.0f} s")
+        if args.reuse:
+            from qa.index import read_manifest
+
+            summary = read_manifest(folder)
+            print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences (reused)")
+        else:
+            started = time.perf_counter()
+            documents = synthetic_documents(args.passages)
+            summary = write_index(documents, folder, RandomEmbedder())
+            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+            print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences, "
+                  f"{size:,.0f} MB on disk, written in {time.perf_counter() - started:.0f} s "
+                  f"(peak RSS of the writing process {memory_mb()['peak']:,.0f} MB)")
         memory, ready, took = serve_memory(folder)
         print(line("  qa serve over it, after the 144 gold questions", memory))
         n = summary["passages"]
@@ -112,7 +121,8 @@ def main() -> None:
                   f"linear estimate at 1M passages {baseline[kind] + extra * 1_000_000 / n:8,.0f} MB")
         print(f"  ready {ready:.1f} s after start; median ask {took * 1000:.0f} ms")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,18 @@ class IndexBusy(RuntimeError):
     """Another build or update holds the lock."""
 
 
+def _random_access(mapped):
+    """Tell the kernel reads will be scattered: no readahead, so reading one row of a memory-mapped file
+    makes its own page resident, not the next 128 KB too (which grew qa serve by gigabytes at 1M)."""
+    handle = getattr(mapped, "_mmap", mapped)
+    if isinstance(handle, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            handle.madvise(mmap.MADV_RANDOM)
+        except (OSError, ValueError):
+            pass
+    return mapped
+
+
 class PassageStore(Sequence):
     """Passages in index order, parsed from the memory-mapped passages.jsonl when asked for.
 
@@ -81,6 +93,7 @@ class PassageStore(Sequence):
         self._file = path.open("rb")
         size = os.fstat(self._file.fileno()).st_size
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        _random_access(self._map)
         self._parsed: OrderedDict[int, Passage] = OrderedDict()
 
     def __len__(self) -> int:
@@ -348,6 +361,7 @@ def _text_key(text: str) -> str:
 
 EXACT_SEARCH_LIMIT = 200_000  # below this many passages exact search is fast enough (bench/scale.py)
 IVF_NPROBE = 64  # lists searched per query: recall@10 0.98 against exact search at 1M (bench/scale.py)
+LARGE_INDEX = "IVF-SQ8"  # above EXACT_SEARCH_LIMIT: "IVF-SQ8" or "IVF-Flat" (bench/scale.py measures both)
 
 
 def dense_index_for(vectors: np.ndarray) -> faiss.Index:
@@ -360,7 +374,11 @@ def dense_index_for(vectors: np.ndarray) -> faiss.Index:
         return index
     nlist = int(4 * np.sqrt(n))
     quantizer = faiss.IndexFlatIP(dimension)
-    index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+    if LARGE_INDEX == "IVF-SQ8":  # a byte a dimension: a quarter of the memory a query's lists touch
+        index = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)
     sample = vectors[np.random.default_rng(0).choice(n, size=min(n, nlist * 64), replace=False)]
     index.train(sample)
     index.add(vectors)
@@ -488,13 +506,13 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
             position += len(line)
     passages = PassageStore(folder / "passages.jsonl", np.load(folder / "passage_offsets.npy"),
                             np.load(folder / "passage_documents.npy"), np.load(folder / "passage_spans.npy"))
-    vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+    vectors = _random_access(np.load(folder / "vectors.npy", mmap_mode="r"))
     try:  # memory-mapped where FAISS allows, so several server processes share one copy
         dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError:
         dense = faiss.read_index(str(folder / "dense.faiss"))
     lexical = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
-    sentence_vectors = np.load(folder / "sentence_vectors.npy", mmap_mode="r")
+    sentence_vectors = _random_access(np.load(folder / "sentence_vectors.npy", mmap_mode="r"))
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
