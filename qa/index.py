@@ -31,6 +31,7 @@ import logging
 import os
 import mmap
 import shutil
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -95,6 +96,7 @@ class PassageStore(Sequence):
         self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         _random_access(self._map)
         self._parsed: OrderedDict[int, Passage] = OrderedDict()
+        self._lock = threading.Lock()  # server threads share the parsed cache
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -107,13 +109,15 @@ class PassageStore(Sequence):
             row += len(self)
         if not 0 <= row < len(self):
             raise IndexError(f"passage row {row} out of range ({len(self)} passages)")
-        passage = self._parsed.get(row)
+        with self._lock:
+            passage = self._parsed.get(row)
         if passage is None:
             line = self._map[int(self.offsets[row]):int(self.offsets[row + 1])]
             passage = Passage.from_dict(json.loads(line))
-            self._parsed[row] = passage
-            if len(self._parsed) > self.CACHE:
-                self._parsed.popitem(last=False)
+            with self._lock:
+                self._parsed[row] = passage
+                if len(self._parsed) > self.CACHE:
+                    self._parsed.popitem(last=False)
         return passage
 
 
