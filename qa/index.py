@@ -18,9 +18,9 @@ Layout, like bm25s's own folders of plain named files:
 A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
 index in place; a lock file refuses a second build while one runs.
 
-A loaded index keeps little per passage in memory: passages are read from the memory-mapped
-passages.jsonl when asked for, documents are held as headers (metadata and judgements, no text),
-and vectors, FAISS and BM25 arrays are memory-mapped, so several server processes share one copy.
+A loaded index keeps little per passage in memory: passages and sentence vectors are read from their
+files (pread) when asked for, documents are held as headers (metadata and judgements, no text), and
+the FAISS and BM25 arrays are memory-mapped, so several server processes share one copy.
 """
 from __future__ import annotations
 
@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import os
-import mmap
 import shutil
 import threading
 import time
@@ -65,20 +64,48 @@ class IndexBusy(RuntimeError):
     """Another build or update holds the lock."""
 
 
-def _random_access(mapped):
-    """Tell the kernel reads will be scattered: no readahead, so reading one row of a memory-mapped file
-    makes its own page resident, not the next 128 KB too (which grew qa serve by gigabytes at 1M)."""
-    handle = getattr(mapped, "_mmap", mapped)
-    if isinstance(handle, mmap.mmap) and hasattr(mmap, "MADV_RANDOM"):
-        try:
-            handle.madvise(mmap.MADV_RANDOM)
-        except (OSError, ValueError):
-            pass
-    return mapped
+class RowFile:
+    """Rows of a 2-D .npy file read with pread when asked for.
+
+    Not memory-mapped: on this kernel a fault on a freshly written file maps a whole large page-cache
+    folio, so scattered row reads through a mapping made about 1 MB resident per row read (2.5 GB of
+    sentence vectors in qa serve at 1M passages). pread copies only the bytes asked for.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(handle)
+            self.offset = handle.tell()
+        if len(shape) != 2 or fortran:
+            raise ValueError(f"{path}: expected a C-ordered 2-D array, got shape {shape}")
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        self.row_bytes = shape[1] * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, start: int, end: int) -> np.ndarray:
+        end = min(end, self.shape[0])
+        if end <= start:
+            return np.zeros((0, self.shape[1]), dtype=self.dtype)
+        data = os.pread(self._fd, (end - start) * self.row_bytes, self.offset + start * self.row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(end - start, self.shape[1])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self.rows(0, self.shape[0])
+        return whole.astype(dtype) if dtype is not None else whole
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 class PassageStore(Sequence):
-    """Passages in index order, parsed from the memory-mapped passages.jsonl when asked for.
+    """Passages in index order, parsed from passages.jsonl when asked for.
 
     Holds two integers a passage in memory instead of a Python object with its text; the few hundred
     passages a question reads are parsed on demand (about 10 µs each) and the latest are kept parsed.
@@ -91,10 +118,7 @@ class PassageStore(Sequence):
         self.offsets = offsets  # byte offsets of each line, len(self) + 1 entries
         self.documents = documents  # row of each passage's document
         self.spans = spans  # (start, end) of each passage in its document's text
-        self._file = path.open("rb")
-        size = os.fstat(self._file.fileno()).st_size
-        self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        _random_access(self._map)
+        self._fd = os.open(path, os.O_RDONLY)  # read with pread, not mapped (see RowFile)
         self._parsed: OrderedDict[int, Passage] = OrderedDict()
         self._lock = threading.Lock()  # server threads share the parsed cache
 
@@ -112,13 +136,19 @@ class PassageStore(Sequence):
         with self._lock:
             passage = self._parsed.get(row)
         if passage is None:
-            line = self._map[int(self.offsets[row]):int(self.offsets[row + 1])]
+            start = int(self.offsets[row])
+            line = os.pread(self._fd, int(self.offsets[row + 1]) - start, start)
             passage = Passage.from_dict(json.loads(line))
             with self._lock:
                 self._parsed[row] = passage
                 if len(self._parsed) > self.CACHE:
                     self._parsed.popitem(last=False)
         return passage
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
 
 
 @dataclass
@@ -132,7 +162,7 @@ class Index:
     vectors: np.ndarray
     dense: faiss.Index
     lexical: bm25s.BM25 | None
-    sentence_vectors: np.ndarray | None = None  # one row per passage sentence, in passage order
+    sentence_vectors: RowFile | np.ndarray | None = None  # one row per passage sentence, in passage order
     sentence_offsets: np.ndarray | None = None  # passage i's sentences are rows offsets[i]:offsets[i+1]
     document_frequency: dict[str, int] = field(default_factory=dict)
     document_rows: dict[str, np.ndarray] = field(default_factory=dict)
@@ -201,8 +231,10 @@ class Index:
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         if self.sentence_vectors is None or self.sentence_offsets is None:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
-        return np.asarray(self.sentence_vectors[self.sentence_offsets[row]:self.sentence_offsets[row + 1]],
-                          dtype=np.float32)
+        start, end = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
+        if isinstance(self.sentence_vectors, RowFile):
+            return self.sentence_vectors.rows(start, end)
+        return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
 
     @property
     def version(self) -> str:
@@ -326,36 +358,49 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- writing
 
-def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str, model: str) -> dict[str, np.ndarray]:
-    """Vectors of the live index by content key, so unchanged texts are not embedded again
-    (only when the same model and backend made them)."""
+def _cached_vectors(index_dir: Path, keys_name: str, vectors_name: str, model: str) -> tuple[dict[str, int], np.ndarray]:
+    """Rows of the live index's vectors by content key, and those vectors (memory-mapped), so unchanged
+    texts are not embedded again (only when the same model and backend made them)."""
+    nothing: tuple[dict[str, int], np.ndarray] = ({}, np.zeros((0, 0), dtype=np.float32))
     folder = current_version(index_dir)
     if folder is None:
-        return {}
+        return nothing
     try:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         keys = np.load(folder / keys_name)
         vectors = np.load(folder / vectors_name, mmap_mode="r")
     except (OSError, ValueError) as exc:
         log.info("not reusing vectors from %s: %s", folder, exc)
-        return {}
+        return nothing
     if len(keys) != len(vectors) or manifest.get("model") != model:
-        return {}
-    return {key.decode(): vectors[i] for i, key in enumerate(keys.tolist())}
+        return nothing
+    return {key.decode(): i for i, key in enumerate(keys.tolist())}, vectors
 
 
-def _embed_with_cache(texts: list[str], keys: list[str], cache: dict[str, np.ndarray], embedder: Embedder,
-                      progress: bool) -> tuple[np.ndarray, int]:
-    """Vectors for texts, reusing cached ones by key; returns (vectors, how many were embedded)."""
-    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
+ENCODE_CHUNK = 8192  # texts encoded per call: bounds the memory a build holds besides the output file
+
+
+def _embed_with_cache(texts: list[str], keys: list[str], cache: tuple[dict[str, int], np.ndarray],
+                      embedder: Embedder, progress: bool, path: Path) -> tuple[np.ndarray, int]:
+    """Vectors for texts written to a .npy file (memory-mapped, not held on the heap), reusing cached ones
+    by key; returns (vectors, how many were embedded)."""
+    rows, old = cache
+    vectors = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(texts), embedder.dimension))
     missing = []
     for i, key in enumerate(keys):
-        if key in cache:
-            vectors[i] = cache[key]
+        if key in rows:
+            vectors[i] = old[rows[key]]
         else:
             missing.append(i)
-    if missing:
-        vectors[missing] = embedder.encode([texts[i] for i in missing], show_progress=progress)
+    chunks = range(0, len(missing), ENCODE_CHUNK)
+    if progress and len(chunks) > 1:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc=f"Embedding {len(missing):,} texts", unit="chunk")
+    for first in chunks:
+        part = missing[first:first + ENCODE_CHUNK]
+        vectors[part] = embedder.encode([texts[i] for i in part], show_progress=progress and len(missing) <= ENCODE_CHUNK)
+    vectors.flush()
     return vectors, len(missing)
 
 
@@ -397,26 +442,27 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     passages = [p for d in documents for p in split_document(d)]
     texts = [p.index_text(titles[p.document_id]) for p in passages]
     keys = [_text_key(t) for t in texts]
-    cache = _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy", embedder.name)
-    vectors, embedded = _embed_with_cache(texts, keys, cache, embedder, progress)
-    sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
-    sentence_keys = [_text_key(t) for t in sentences]
-    sentence_vectors, sentences_embedded = _embed_with_cache(
-        sentences, sentence_keys, _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name),
-        embedder, progress)
-    offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
-    frequency: dict[str, int] = {}
-    passage_tokens = [tokens(t) for t in texts]
-    for toks in passage_tokens:
-        for token in set(toks):
-            frequency[token] = frequency.get(token, 0) + 1
-    log.info("%d passages from %d documents: embedded %d passages and %d sentences, reused the rest",
-             len(passages), len(documents), embedded, sentences_embedded)
-
     fingerprint = corpus_fingerprint(documents)
     staging = index_dir / f".staging-{os.getpid()}-{int(time.time() * 1000)}"
     staging.mkdir(parents=True)
     try:
+        cache = _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy", embedder.name)
+        vectors, embedded = _embed_with_cache(texts, keys, cache, embedder, progress, staging / "vectors.npy")
+        del cache
+        sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
+        sentence_keys = [_text_key(t) for t in sentences]
+        cache = _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name)
+        _, sentences_embedded = _embed_with_cache(sentences, sentence_keys, cache, embedder, progress,
+                                                  staging / "sentence_vectors.npy")
+        del cache, sentences
+        offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
+        frequency: dict[str, int] = {}
+        passage_tokens = [tokens(t) for t in texts]
+        for toks in passage_tokens:
+            for token in set(toks):
+                frequency[token] = frequency.get(token, 0) + 1
+        log.info("%d passages from %d documents: embedded %d passages and %d sentences, reused the rest",
+                 len(passages), len(documents), embedded, sentences_embedded)
         _write_jsonl(staging / "documents.jsonl", (_document_to_json(d) for d in documents))
         np.save(staging / "passage_offsets.npy", _write_jsonl(staging / "passages.jsonl", (p.to_dict() for p in passages)))
         rows = {d.id: i for i, d in enumerate(documents)}
@@ -424,8 +470,6 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         np.save(staging / "passage_spans.npy", np.array([(p.start, p.end) for p in passages], dtype=np.int64).reshape(-1, 2))
         np.save(staging / "passage_keys.npy", np.array(keys, dtype="S40"))
         np.save(staging / "sentence_keys.npy", np.array(sentence_keys, dtype="S40"))
-        np.save(staging / "vectors.npy", vectors)
-        np.save(staging / "sentence_vectors.npy", sentence_vectors)
         np.save(staging / "sentence_offsets.npy", offsets)
         (staging / "lexicon.json").write_text(json.dumps(frequency), encoding="utf-8")
         faiss.write_index(dense_index_for(vectors), str(staging / "dense.faiss"))
@@ -441,7 +485,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "corpus_fingerprint": fingerprint,
             "documents": len(documents),
             "passages": len(passages),
-            "sentences": len(sentences),
+            "sentences": len(sentence_keys),
             "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
@@ -510,13 +554,13 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
             position += len(line)
     passages = PassageStore(folder / "passages.jsonl", np.load(folder / "passage_offsets.npy"),
                             np.load(folder / "passage_documents.npy"), np.load(folder / "passage_spans.npy"))
-    vectors = _random_access(np.load(folder / "vectors.npy", mmap_mode="r"))
+    vectors = np.load(folder / "vectors.npy", mmap_mode="r")  # not read when serving
     try:  # memory-mapped where FAISS allows, so several server processes share one copy
         dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError:
         dense = faiss.read_index(str(folder / "dense.faiss"))
     lexical = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
-    sentence_vectors = _random_access(np.load(folder / "sentence_vectors.npy", mmap_mode="r"))
+    sentence_vectors = RowFile(folder / "sentence_vectors.npy")
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
