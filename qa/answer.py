@@ -28,6 +28,8 @@ from qa.types import Answer, Document, Hit, HistoryStep, Passage
 
 log = logging.getLogger(__name__)
 
+Aliases = dict[str, tuple[tuple[str, float], ...]]  # question stem -> corpus stems near it in meaning
+
 READ_DEPTH = 10  # passages the reader looks at
 
 # weights of the span score (tuned on the gold set with `qa eval`; calibration maps the sum to a probability)
@@ -48,6 +50,9 @@ META_WORDS = set(tokens("according news article report say said tell told think 
 # how well a candidate's type fits the question's answer type (missing pairs are not considered at all)
 TYPE_FIT: dict[str, dict[str, float]] = {
     "date": {"date": 0.3},
+    "duration": {"duration": 0.3},
+    "money": {"money": 0.35},
+    "contact": {"contact": 0.35},
     "person": {"person": 0.35, "agent": 0.3, "org": 0.1, "phrase": 0.15},
     "named": {"phrase": 0.3, "quoted": 0.4, "org": 0.2},
     "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
@@ -80,9 +85,9 @@ class AnswerScorer:
         return cls(Calibration.load())
 
     def read(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
-             filters: dict[str, Any] | None = None) -> Reading:
+             filters: dict[str, Any] | None = None, aliases: Aliases | None = None) -> Reading:
         """The best answer for the question from these hits, calibrated; `accepted` when it clears the threshold."""
-        best = self.best(question, hits, index, vector, filters or {})
+        best = self.best(question, hits, index, vector, filters or {}, aliases or {})
         if best is None:
             return Reading(None, None, False)
         answer, hit = best
@@ -91,12 +96,12 @@ class AnswerScorer:
         return Reading(answer, hit, confidence >= self.calibration.threshold)
 
     def best(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
-             filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
+             filters: dict[str, Any], aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
         """The highest-scoring answer with its raw score (confidence not yet calibrated)."""
         q = analyse(question)
         if q.type in ("grade", "history"):
             return grade_answer(q, index, hits, filters)
-        return span_answer(q, hits, index, vector)
+        return span_answer(q, hits, index, vector, aliases or {})
 
 
 # ---------------------------------------------------------------- grades from the judgement data
@@ -201,17 +206,31 @@ def _history(found: list) -> list[HistoryStep]:
 
 # ---------------------------------------------------------------- spans from passages
 
-def _coverage(question_weights: dict[str, float], words: set[str]) -> float:
+def _coverage(question_weights: dict[str, float], words: set[str], aliases: Aliases | None = None) -> float:
+    """Share of the question's (idf-weighted) words found in `words`; a word the reports never use
+    counts by its aliases, as much as they are alike."""
     total = sum(question_weights.values())
     if total == 0:
         return 0.0
-    return sum(w for t, w in question_weights.items() if t in words) / total
+    found = 0.0
+    for t, w in question_weights.items():
+        if t in words:
+            found += w
+        elif aliases and t in aliases:
+            found += w * max((similarity for alias, similarity in aliases[t] if alias in words), default=0.0)
+    return found / total
 
 
 def _candidates(q: Question, sentence: str):
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     if "date" in kinds:
         yield from spans.dates(sentence)
+    if "duration" in kinds:
+        yield from spans.durations(sentence)
+    if "money" in kinds:
+        yield from spans.money(sentence)
+    if "contact" in kinds:
+        yield from spans.contacts(sentence)
     if "quantity" in kinds:
         yield from spans.quantities(sentence)
     if "person" in kinds:
@@ -235,10 +254,12 @@ def _stem(word: str) -> str:
     return stemmed[0] if stemmed else word.lower()
 
 
-def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None) -> tuple[Answer, Hit] | None:
+def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None,
+                aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
+    aliases = aliases or {}
     weights = {t: index.idf(t) for t in q.content}
-    unknown = sum(1 for t in q.content
-                  if index.document_frequency.get(t, 0) == 0 and not t.isdigit() and t not in META_WORDS)
+    unknown = sum(1 for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
+                  and t not in META_WORDS and t not in aliases)
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     plural = bool(PLURAL_Q.search(q.text))
     question_words = set(q.words)
@@ -249,12 +270,12 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         passage = hit.passage
         sims = index.sentence_vectors_of(hit.row) @ vector if (hit.row >= 0 and vector is not None) else None
         section_words = set(tokens(passage.section or ""))
-        section_fit = W_SECTION * _coverage(weights, section_words)
+        section_fit = W_SECTION * _coverage(weights, section_words, aliases)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown + section_fit
         if passage.kind == "list" and "list" in kinds:
             lines = passage.text.split("\n")
             offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
-            coverage = _coverage(weights, set(tokens(passage.text)) | section_words)
+            coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases)
             score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] + W_NOVELTY + (
                 W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
             answer = Answer(passage.text[offset:], 0.0, passage.id, offset, len(passage.text), "list", score)
@@ -264,7 +285,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             sentence = passage.text[a:b]
             sentence_words = set(tokens(sentence))
             sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
-            coverage = _coverage(weights, sentence_words | section_words)
+            coverage = _coverage(weights, sentence_words | section_words, aliases)
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
             for candidate in _candidates(q, sentence):
                 fit = kinds.get(candidate.type)
@@ -283,11 +304,12 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if candidate.type in ("sentence", "clause"):
                     # a clause must carry the question's words itself to beat its sentence
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
-                    local = _coverage(weights, set(span_words) | section_words) + 0.5 * _coverage(weights, set(tokens(rest)))
+                    local = (_coverage(weights, set(span_words) | section_words, aliases)
+                             + 0.5 * _coverage(weights, set(tokens(rest)), aliases))
                     extra -= 0.003 * length + 0.004 * max(0, length - 25)
                 else:
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
-                    local = _coverage(weights, set(tokens(rest)))
+                    local = _coverage(weights, set(tokens(rest)), aliases)
                     if length > 12:
                         extra -= 0.02 * (length - 12)
                 if candidate.type == "quantity" and not _counts(sentence, candidate, q):
@@ -317,7 +339,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     return replace(answer, features=features), hit
 
 
-SHORT_TYPES = {"date", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
+SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
 
 
 def _features(score: float, sim: float, coverage: float, local: float, unknown: int, margin: float, kind: str,

@@ -14,6 +14,9 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/passage_keys.npy, sentence_keys.npy   content hashes of what was embedded
     index_store/<version>/dense.faiss     FAISS index over the vectors
     index_store/<version>/bm25/           bm25s index over stemmed tokens
+    index_store/<version>/word_stems.npy, word_vectors.npy, word_keys.npy   the corpus vocabulary (one
+                                          word per stem) and its embeddings, for question words the
+                                          reports never use ('dads' -> 'fathers')
 
 A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
 index in place; a lock file refuses a second build while one runs.
@@ -45,13 +48,15 @@ import numpy as np
 
 from qa.chunk import split_document
 from qa.embed import Embedder
-from qa.text import tokens
+from qa.text import stemmed_words
 from qa.types import Document, Judgement, Paragraph, Passage
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
+MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-1/chunk-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 
@@ -167,6 +172,8 @@ class Index:
     document_frequency: dict[str, int] = field(default_factory=dict)
     document_rows: dict[str, np.ndarray] = field(default_factory=dict)
     document_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # byte range in documents.jsonl
+    word_stems: np.ndarray | None = None  # the corpus vocabulary (bytes), one embedded word per stem
+    word_vectors: np.ndarray | None = None  # their embeddings, memory-mapped
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -227,6 +234,17 @@ class Index:
         """Inverse document frequency over passages; a token the corpus never uses gets the maximum."""
         n = len(self.passages) or 1
         return float(np.log((n + 1) / (self.document_frequency.get(token, 0) + 0.5)))
+
+    def similar_words(self, vectors: np.ndarray, min_similarity: float, limit: int) -> list[list[tuple[str, float]]]:
+        """For each word vector, the corpus stems whose words it is closest to (at least min_similarity)."""
+        if self.word_vectors is None or self.word_stems is None or not len(self.word_stems) or not len(vectors):
+            return [[] for _ in range(len(vectors))]
+        similarity = np.asarray(vectors, dtype=np.float32) @ np.asarray(self.word_vectors).T
+        found = []
+        for row in similarity:
+            best = np.argsort(-row)[:limit]
+            found.append([(self.word_stems[i].decode(), float(row[i])) for i in best if row[i] >= min_similarity])
+        return found
 
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         if self.sentence_vectors is None or self.sentence_offsets is None:
@@ -405,7 +423,7 @@ def _embed_with_cache(texts: list[str], keys: list[str], cache: tuple[dict[str, 
 
 
 def _text_key(text: str) -> str:
-    return hashlib.sha1(f"{FORMAT_VERSION}\x00{text}".encode()).hexdigest()
+    return hashlib.sha1(f"{EMBEDDING_KEY_VERSION}\x00{text}".encode()).hexdigest()
 
 
 EXACT_SEARCH_LIMIT = 200_000  # below this many passages exact search is fast enough (bench/scale.py)
@@ -457,12 +475,27 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         del cache, sentences
         offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
         frequency: dict[str, int] = {}
-        passage_tokens = [tokens(t) for t in texts]
-        for toks in passage_tokens:
-            for token in set(toks):
+        surface: dict[str, str] = {}  # a word each stem came from, to embed for alias look-ups
+        passage_tokens = []
+        for text in texts:
+            pairs = stemmed_words(text)
+            passage_tokens.append([stem for stem, _ in pairs])
+            for stem, word in pairs:
+                if stem not in surface:
+                    surface[stem] = word
+            for token in {stem for stem, _ in pairs}:
                 frequency[token] = frequency.get(token, 0) + 1
-        log.info("%d passages from %d documents: embedded %d passages and %d sentences, reused the rest",
-                 len(passages), len(documents), embedded, sentences_embedded)
+        vocabulary = sorted((s for s in surface if s.isalpha() and len(s) > 1), key=lambda s: (-frequency[s], s))
+        vocabulary = vocabulary[:MAX_VOCABULARY]
+        word_texts = [surface[s] for s in vocabulary]
+        word_keys = [_text_key("word\x00" + w) for w in word_texts]
+        cache = _cached_vectors(index_dir, "word_keys.npy", "word_vectors.npy", embedder.name)
+        _, words_embedded = _embed_with_cache(word_texts, word_keys, cache, embedder, False, staging / "word_vectors.npy")
+        del cache, surface
+        np.save(staging / "word_stems.npy", np.array(vocabulary, dtype="S"))
+        np.save(staging / "word_keys.npy", np.array(word_keys, dtype="S40"))
+        log.info("%d passages from %d documents: embedded %d passages, %d sentences and %d words, reused the rest",
+                 len(passages), len(documents), embedded, sentences_embedded, words_embedded)
         _write_jsonl(staging / "documents.jsonl", (_document_to_json(d) for d in documents))
         np.save(staging / "passage_offsets.npy", _write_jsonl(staging / "passages.jsonl", (p.to_dict() for p in passages)))
         rows = {d.id: i for i, d in enumerate(documents)}
@@ -486,6 +519,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "documents": len(documents),
             "passages": len(passages),
             "sentences": len(sentence_keys),
+            "words": len(vocabulary),
             "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
@@ -564,4 +598,5 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
-                 sentence_offsets, frequency, document_lines=lines)
+                 sentence_offsets, frequency, document_lines=lines, word_stems=np.load(folder / "word_stems.npy"),
+                 word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"))

@@ -73,16 +73,17 @@ class Pipeline:
         retriever = self.retriever  # one consistent index for the whole request
         vector = self.embedder.encode([retrieval_query(question)])[0] if mode != "lexical" else None
         pool = max(top_k, answering.READ_DEPTH)
-        hits = retriever.search(question, pool, applied, mode, query_vector=vector)
+        aliases = retriever.aliases(question) if mode != "dense" else {}
+        hits = retriever.search(question, pool, applied, mode, query_vector=vector, aliases=aliases)
         relaxed = False
         if not hits and stated:
             # the year asked about is not in the reports: show the closest passages anyway, and abstain
             relaxed = True
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
-                                    mode, query_vector=vector)
+                                    mode, query_vector=vector, aliases=aliases)
         reading = answering.Reading(None, None, False)
         if not relaxed:
-            reading = self.scorer.read(question, hits, retriever.index, vector, applied)
+            reading = self.scorer.read(question, hits, retriever.index, vector, applied, aliases)
         answer = reading.answer if reading.accepted else None
         shown = self._shown(hits, reading, top_k)
         reply = {
@@ -108,10 +109,11 @@ class Pipeline:
         question = question.strip()
         filters = question_filters(question)
         vector = self.embedder.encode([retrieval_query(question)])[0]
-        hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector)
+        aliases = self.retriever.aliases(question)
+        hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector, aliases=aliases)
         if not hits:
             return None
-        best = self.scorer.best(question, hits, self.index, vector, filters)
+        best = self.scorer.best(question, hits, self.index, vector, filters, aliases)
         return best[0] if best else None
 
     @staticmethod

@@ -8,8 +8,8 @@ from typing import Literal
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
-AnswerType = Literal["grade", "history", "date", "person", "named", "quantity", "list", "yesno", "reason",
-                     "place", "description"]
+AnswerType = Literal["grade", "history", "date", "duration", "money", "contact", "person", "named", "quantity",
+                     "list", "yesno", "reason", "place", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
@@ -17,6 +17,17 @@ HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|prog
                        r"since\s+(?:19|20)\d\d|between\s+(?:19|20)\d\d)\b", re.I)
 DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)\b|(?:in )?which (?:month|year|date)\b|"
                     r"on what date\b|how long ago\b)", re.I)
+DURATION_Q = re.compile(r"^\s*(?:for\s+)?how long\b(?!\s+ago)|\bfor how long\b|\bhow many (?:hours|days|weeks|months|years)\b",
+                        re.I)
+MONEY_Q = re.compile(r"\bhow much\b(?:(?!\?).)*\b(?:money|spen[dt]|invest(?:ed|ment)?|costs?|pa(?:y|id)|budget(?:ed)?|"
+                     r"fund(?:ed|ing)?|earns?|grants?)\b|\bhow much money\b|"
+                     r"^\s*what (?:is|was|are|were)\s+(?:the\s+|its\s+|their\s+|\w+['’]s\s+)?(?:\w+\s+){0,2}?"
+                     r"(?:budget|salary|salaries|wages?|cost|price|fees?|spend|spending)\b", re.I)
+CONTACT_Q = re.compile(r"\b(?:(?:tele)?phone|fax|helpline|contact)\s+(?:number|details)\b|\be-?mail address\b|"
+                       r"\b(?:street|postal|home|office|web(?:site)?|email)\s+address\b|\bpostcode\b|\bwebsite\b|"
+                       r"^\s*what (?:is|was) the address\b|\baddress of\b|"
+                       r"\bhow (?:do|can|should|could) (?:i|you|we|people|families|parents) (?:contact|reach|call|phone|email)\b",
+                       re.I)
 PERSON_Q = re.compile(r"^\s*(who|whom|to whom|by whom)\b", re.I)
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
                         r"what number|average|how frequently)\b", re.I)
@@ -75,8 +86,9 @@ def answer_type(text: str) -> AnswerType:
 
 
 TYPE_RULES: tuple[tuple[re.Pattern, AnswerType], ...] = (
-    (QUANTITY_Q, "quantity"), (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"),
-    (PLACE_Q, "place"), (NAMED_Q, "named"), (YESNO_Q, "yesno"),
+    (CONTACT_Q, "contact"), (MONEY_Q, "money"), (DURATION_Q, "duration"), (QUANTITY_Q, "quantity"),
+    (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (PLACE_Q, "place"), (NAMED_Q, "named"),
+    (YESNO_Q, "yesno"),
 )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.index import Index
-from qa.text import tokens
+from qa.text import stemmed_words, tokens
 from qa.types import Document, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -19,6 +19,8 @@ DENSE_WEIGHT = 0.5
 SENTENCE_WEIGHT = 0.7
 LEXICAL_SCALE = 8.0
 CANDIDATES = 100
+ALIAS_MIN_SIMILARITY = 0.72  # a question word the reports never use stands for corpus words at least this close
+ALIASES_PER_WORD = 3
 YEAR = r"((?:19|20)\d{2})"
 KIND_WORDS = {
     "focused visit": re.compile(r"\bfocused visit", re.I),
@@ -102,6 +104,26 @@ class Retriever:
 
     def __post_init__(self) -> None:
         self._allowed_cache: dict[tuple, np.ndarray] = {}
+        self._word_vectors: dict[str, np.ndarray] = {}
+
+    def aliases(self, question: str) -> dict[str, tuple[tuple[str, float], ...]]:
+        """Question words the reports never use, mapped to the corpus words nearest in meaning (by the
+        model's embedding of the words alone): 'dads' -> 'fathers', 'autistic' -> 'autism'. Words with no
+        close neighbour stay unknown (a council the corpus does not cover, a 'mayor')."""
+        unknown: dict[str, str] = {}
+        for stem, word in stemmed_words(retrieval_query(question)):
+            if stem not in self.index.document_frequency and word.isalpha() and len(word) > 2:
+                unknown.setdefault(stem, word)
+        if not unknown:
+            return {}
+        missing = [w for w in unknown.values() if w not in self._word_vectors]
+        if missing:
+            if len(self._word_vectors) > 10_000:
+                self._word_vectors.clear()
+            self._word_vectors.update(zip(missing, self.embedder.encode(missing)))
+        vectors = np.stack([self._word_vectors[w] for w in unknown.values()])
+        found = self.index.similar_words(vectors, ALIAS_MIN_SIMILARITY, ALIASES_PER_WORD)
+        return {stem: tuple(near) for stem, near in zip(unknown, found) if near}
 
     def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows of passages whose documents pass the filters (cached: the index never changes under us)."""
@@ -127,8 +149,10 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         mode: Mode = "hybrid",
         query_vector: np.ndarray | None = None,
+        aliases: dict[str, tuple[tuple[str, float], ...]] | None = None,
     ) -> list[Hit]:
-        """Passages ranked for the question, best first, each with its fused score in [0, 1]."""
+        """Passages ranked for the question, best first, each with its fused score in [0, 1]. BM25 also
+        looks for the corpus words that stand for question words the reports never use (`aliases`)."""
         allowed = self.allowed_rows(filters or {})
         if allowed is not None and len(allowed) == 0:
             return []
@@ -141,7 +165,10 @@ class Retriever:
             rows, scores = self.index.search_dense(vector, pool, allowed)
             dense = {row: self._sentence_blend(row, score, vector) for row, score in zip(rows.tolist(), scores.tolist())}
         if mode in ("hybrid", "lexical"):
-            rows, scores = self.index.search_lexical(tokens(query), pool, allowed)
+            if aliases is None:
+                aliases = self.aliases(question)
+            expanded = tokens(query) + [alias for near in aliases.values() for alias, _ in near]
+            rows, scores = self.index.search_lexical(expanded, pool, allowed)
             lexical = dict(zip(rows.tolist(), scores.tolist()))
         fused = self._fuse(dense, lexical, mode, question)
         ranked = sorted(fused.items(), key=lambda item: -item[1])[:top_k]

@@ -25,6 +25,22 @@ QUANTITY_PATTERNS = (
     re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
     re.compile(r"\b(?:daily|weekly|fortnightly|monthly|annually|quarterly|yearly)\b", re.I),
 )
+NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
+DURATION = re.compile(
+    rf"\b(?:(?:within|for|over|after|up to|at least|more than|less than|nearly|almost|around|about)\s+)?"
+    rf"(?:{NUMBER_WORD}|an?)\s+(?:working\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b(?!\s*old\b)(?!-)|"
+    r"\ba long time\b|\bfor (?:a|the) (?:long|short) (?:time|period)\b", re.I)
+MONEY = re.compile(r"£\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:million|billion|bn|m|k)\b)?|"
+                   r"\b\d[\d,]*(?:\.\d+)?\s?(?:million\s+|billion\s+)?(?:pounds|GBP)\b", re.I)
+CONTACT_PATTERNS = (
+    re.compile(r"(?<![\d/])(?:\+44\s?\(?0?\)?\s?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d/])"),  # UK phone
+    re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),  # email
+    re.compile(r"\b(?:https?://|www\.)[^\s,;]*[^\s,;.)]"),  # web address
+    re.compile(r"\b\d+[A-Za-z]?,?\s+(?:[A-Z][a-z]+\s+){1,3}(?:Street|Road|Lane|Avenue|Way|Close|Place|Square|Drive|"
+               r"Crescent|Terrace|Gardens|Hill|Parade|Row|Walk)\b(?:,\s*[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*)*"
+               r"(?:,?\s*[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})?"),  # street address, town, postcode
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"),  # postcode alone
+)
 NAME_WORD = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 NOT_NAMES = set("""Her His Majesty Majesty’s Majesty's Inspector Inspectors Ofsted Barnet London Borough Children
 Children’s Children's Services Service Council Director Department Education Lead Strategic The This That
@@ -58,7 +74,7 @@ CLAUSE_BREAK = re.compile(r";\s+|:\s*[“\"]|,\s+(?=(?:and|but|although|though|h
 class Candidate:
     start: int
     end: int
-    type: str  # date, person, org, quantity, phrase, quoted, clause, sentence, list
+    type: str  # date, duration, money, contact, person, org, quantity, phrase, quoted, clause, sentence, list
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -85,6 +101,33 @@ def quantities(text: str) -> Iterator[Candidate]:
             start, end = _trim(text, match.start(), match.end())
             if end > start and not re.fullmatch(r"(?:19|20)\d\d", text[start:end]):
                 yield Candidate(start, end, "quantity")
+
+
+def durations(text: str) -> Iterator[Candidate]:
+    """'for several years', 'within 24 hours', 'a long time': how long something takes or lasts."""
+    for match in DURATION.finditer(text):
+        yield Candidate(match.start(), match.end(), "duration")
+        bare = re.match(r"(?:within|for|over|after|up to|at least|more than|less than|nearly|almost|around|about)\s+",
+                        match.group(0), re.I)
+        if bare:
+            yield Candidate(match.start() + bare.end(), match.end(), "duration")
+
+
+def money(text: str) -> Iterator[Candidate]:
+    for match in MONEY.finditer(text):
+        yield Candidate(match.start(), match.end(), "money")
+
+
+def contacts(text: str) -> Iterator[Candidate]:
+    """Phone numbers, email and web addresses, street addresses and postcodes."""
+    taken: list[tuple[int, int]] = []
+    for pattern in CONTACT_PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = _trim(text, match.start(), match.end())
+            if any(a <= start and end <= b for a, b in taken):
+                continue
+            taken.append((start, end))
+            yield Candidate(start, end, "contact")
 
 
 def persons(text: str) -> Iterator[Candidate]:

@@ -30,3 +30,9 @@ def words(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Stemmed content words: what BM25 and lexical overlap compare."""
     return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])
+
+
+def stemmed_words(text: str) -> list[tuple[str, str]]:
+    """(stem, word) for each content word: the stems BM25 compares with the words they came from."""
+    kept = [w for w in words(text) if w not in STOPWORDS]
+    return list(zip(_stemmer().stemWords(kept), kept))

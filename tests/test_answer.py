@@ -22,6 +22,7 @@ def check_offsets(reply):
     ("What tool do social workers use to analyse risk when children in care go missing?",
      "a child exploitation and missing (CEAM) tool", "phrase"),
     ("How often are threshold meetings held in the MASH?", "daily", "quantity"),
+    ("For how long have many staff worked in Barnet?", ("several years", "for several years"), "duration"),
     ("How good were personal education plans in 2024?", "Personal education plans are of high quality", None),
 ])
 def test_answer_types(pipeline, question, expected, kind):
@@ -83,6 +84,8 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "What grade did Barnet's adoption service get in 2024?",
     "What is the starting salary for a social worker in Barnet?",
     "Who was the Mayor of London in 2024?",
+    "What is the email address of the virtual school?",
+    "How much money did the council spend on agency social workers?",
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
@@ -103,24 +106,34 @@ def test_offsets_hold_for_every_gold_question(pipeline):
             assert cited is None or cited["text"][candidate["start"]:candidate["end"]] == candidate["text"]
 
 
-def test_grades_come_from_the_council_asked_about(tmp_path, index_dir, embedder):
-    """With a second council in the index, a grade question gets that council's grade only when it names it
-    (or its passages rank first), and the history never mixes councils."""
+@pytest.fixture(scope="module")
+def with_testshire(tmp_path_factory, index_dir, embedder):
+    """The bundled index plus a second council's report, added with `qa add`'s code."""
     import shutil
 
     from qa.builder import add
     from qa.pipeline import Pipeline
 
-    live = tmp_path / "index"
+    folder = tmp_path_factory.mktemp("testshire")
+    live = folder / "index"
     shutil.copytree(index_dir, live)
-    report = tmp_path / "testshire-2025.txt"
+    report = folder / "testshire-2025.txt"
     report.write_text(
         "Inspection of Testshire local authority children's services\n\nInspection dates: 3 to 7 March 2025\n\n"
         "Judgement\tGrade\nThe experiences and progress of care leavers\tInadequate\n"
         "Overall effectiveness\tInadequate\n\n"
-        "1. Care leavers in Testshire do not get the help they need from personal advisers.\n", encoding="utf-8")
+        "1. Care leavers in Testshire do not get the help they need from personal advisers.\n\n"
+        "2. The council has invested £2.4 million in two new children's homes in Testshire.\n\n"
+        "3. Professionals and families reach the Testshire front door on 01632 960 777 at any time.\n\n"
+        "4. Referrals to the Testshire front door are decided within 24 hours.\n", encoding="utf-8")
     add([report], live, embedder=embedder)
-    pipeline = Pipeline(live, embedder)
+    return Pipeline(live, embedder)
+
+
+def test_grades_come_from_the_council_asked_about(with_testshire):
+    """With a second council in the index, a grade question gets that council's grade only when it names it
+    (or its passages rank first), and the history never mixes councils."""
+    pipeline = with_testshire
     testshire = pipeline.ask("How were care leavers in Testshire rated?")
     assert testshire["answer"]["text"] == "Inadequate"
     assert [s["document_id"] for s in testshire["answer"]["history"]] == ["testshire-2025"]
@@ -128,3 +141,18 @@ def test_grades_come_from_the_council_asked_about(tmp_path, index_dir, embedder)
     assert barnet["answer"]["text"] == "Good"  # Barnet's latest (2024), not Testshire's newer 2025 grade
     assert all(s["document_id"] != "testshire-2025" for s in barnet["answer"]["history"])
     assert [s["year"] for s in barnet["answer"]["history"]] == [2019, 2024]
+
+
+@pytest.mark.parametrize("question, expected, kind", [
+    ("How much money did Testshire invest in new children's homes?", "£2.4 million", "money"),
+    ("What is the phone number of the Testshire front door?", "01632 960 777", "contact"),
+    ("How long does the Testshire front door take to decide on referrals?", "within 24 hours", "duration"),
+])
+def test_money_contact_and_duration_answers(with_testshire, question, expected, kind):
+    """Asked for a sum, a phone number or a duration, the reader answers with exactly that when a report
+    states it (the bundled reports state none, so there it abstains)."""
+    reply = with_testshire.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == expected and reply["answer"]["type"] == kind
+    assert reply["passages"][0]["document"]["id"] == "testshire-2025"
+    check_offsets(reply)

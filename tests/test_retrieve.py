@@ -67,3 +67,23 @@ def test_modes_rank_differently_but_all_return_cited_passages(pipeline):
         reply = pipeline.ask("return home interviews", top_k=3, mode=mode)
         assert len(reply["passages"]) == 3
         assert [p["rank"] for p in reply["passages"]] == [1, 2, 3]
+
+
+def test_words_the_reports_never_use_stand_for_their_nearest_corpus_words(pipeline):
+    """'dads' and 'siblings' are not in the reports; 'fathers', 'sisters' and 'brothers' are. Another
+    council's name or a role the reports never mention has no close neighbour and stays unknown."""
+    retriever = pipeline.retriever
+    aliases = retriever.aliases("Were dads and siblings asked for their views?")
+    assert [alias for alias, _ in aliases["dad"]] == ["father"]
+    assert {"sister", "brother"} <= {alias for alias, _ in aliases["sibl"]}
+    assert retriever.aliases("How were Camden's services rated by the mayor?") == {}
+    assert retriever.aliases("How were care leavers rated?") == {}  # every word is in the reports
+    # BM25 alone now finds the passage about fathers from a question that says 'dads'
+    hits = retriever.search("Were dads asked for their views in assessments?", 3, {"year": 2017}, "lexical")
+    assert "fathers" in hits[0].passage.text
+
+
+def test_a_paraphrase_with_an_unknown_word_is_answered_from_its_alias(pipeline):
+    reply = pipeline.ask("What support is there for autistic children?")
+    assert not reply["abstained"], reply.get("candidate")
+    assert "autism" in reply["answer"]["text"]

@@ -1,0 +1,60 @@
+"""What a question asks for, and the typed spans that can answer it: pure rules, no model."""
+from __future__ import annotations
+
+import pytest
+
+from qa import spans
+from qa.question import answer_type
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("How were care leavers rated in 2024?", "grade"),
+    ("How has the overall grade changed since 2017?", "history"),
+    ("When did the 2024 inspection take place?", "date"),
+    ("How long ago was Barnet judged inadequate?", "date"),
+    ("How long do care leavers wait for council housing?", "duration"),
+    ("For how long have staff worked in Barnet?", "duration"),
+    ("How many weeks does an assessment take?", "duration"),
+    ("How much money did Barnet invest in new children's homes?", "money"),
+    ("What is the annual budget of Barnet children's services?", "money"),
+    ("What is the starting salary for a social worker?", "money"),
+    ("What is the phone number of Barnet's MASH?", "contact"),
+    ("What is the street address of the hub?", "contact"),
+    ("How can parents contact the front door?", "contact"),
+    ("How many social workers does Barnet employ?", "quantity"),
+    ("How much support do care leavers get?", "quantity"),
+    ("Do care leavers have to pay council tax?", "yesno"),
+    ("How did leaders address the weaknesses?", "description"),
+    ("Who leads the virtual school?", "person"),
+    ("Which regional adoption agency is Barnet part of?", "named"),
+])
+def test_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def found(extract, text):
+    return [text[c.start:c.end] for c in extract(text)]
+
+
+def test_durations():
+    assert found(spans.durations, "Many have worked in Barnet for several years.") == ["for several years", "several years"]
+    assert "within 24 hours" in found(spans.durations, "Referrals are decided within 24 hours of contact.")
+    assert found(spans.durations, "Homeless 16- to 17-year-olds are assessed; 17 years old is late.") == []
+    assert found(spans.durations, "She stayed with her carers for a long time.") == ["for a long time", "a long time"]
+
+
+def test_money():
+    assert found(spans.money, "The council invested £2.4 million in homes and £350,000 in training.") == [
+        "£2.4 million", "£350,000"]
+    assert found(spans.money, "A grant of 500 pounds a year.") == ["500 pounds"]
+    assert found(spans.money, "In 2024, 12 children were placed out of area.") == []
+
+
+def test_contacts():
+    text = ("Call 020 8359 4066 or +44 20 7946 0958, email mash@barnet.gov.uk, see www.barnet.gov.uk/children, "
+            "or write to 2 Bristol Avenue, Colindale, NW9 4EW.")
+    got = found(spans.contacts, text)
+    assert "020 8359 4066" in got and "+44 20 7946 0958" in got
+    assert "mash@barnet.gov.uk" in got and "www.barnet.gov.uk/children" in got
+    assert "2 Bristol Avenue, Colindale, NW9 4EW" in got
+    assert found(spans.contacts, "Inspection dates: 10 to 14 June 2024; 2019 and 2021 visits.") == []
