@@ -44,6 +44,8 @@ UNKNOWN_WORD_PENALTY = 0.3
 DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
 MARGIN_WINDOW = 1.0  # candidates further than this below the best cannot change its margin
 PLURAL_Q = re.compile(r"\b(?:were|are|inspectors|people|who were)\b", re.I)
+# a letter's sign-off is about signing and writing it: it answers 'who signed/wrote the letter?'
+AUTHOR_WORDS = frozenset(tokens("sign signed wrote written write authored author sent send letter"))
 # question words too general to count as unknown when the corpus lacks them
 META_WORDS = set(tokens("according news article report say said tell told think happen happens"))
 
@@ -270,6 +272,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         passage = hit.passage
         sims = index.sentence_vectors_of(hit.row) @ vector if (hit.row >= 0 and vector is not None) else None
         section_words = set(tokens(passage.section or ""))
+        if passage.kind == "signature":  # it stands for the whole letter it signs, not for its section
+            section_words = set(tokens(f"{hit.document.title} {hit.document.kind}")) | AUTHOR_WORDS
         section_fit = W_SECTION * _coverage(weights, section_words, aliases)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown + section_fit
         if passage.kind == "list" and "list" in kinds:

@@ -35,6 +35,17 @@ def test_answer_types(pipeline, question, expected, kind):
     assert reply["passages"][0]["id"] == reply["answer"]["passage_id"]  # the answering passage comes first
 
 
+@pytest.mark.parametrize("question, name", [
+    ("Who signed the 2017 monitoring visit letter?", "Louise Warren"),
+    ("Who signed the focused visit letter?", "Tara Geere"),
+])
+def test_who_signed_a_letter_is_answered_from_its_sign_off(pipeline, question, name):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == name
+    assert reply["passages"][0]["text"].startswith(f"{name}, Her Majesty’s Inspector")
+
+
 def test_list_answer_for_what_needs_to_improve(pipeline):
     reply = pipeline.ask("What needs to improve according to the 2024 inspection?")
     assert reply["answer"]["type"] == "list"
