@@ -17,6 +17,21 @@ when where which while who whom why will with would you your yours yourself your
 """.split())
 
 
+# irregular verb forms the stemmer leaves alone, mapped to their base form ('led' -> 'lead'), so
+# 'who led the inspection?' meets 'Lead inspector' and 'what did they find?' meets 'inspectors found'
+IRREGULAR = {form: base for base, forms in (
+    ("lead", "led"), ("write", "wrote written"), ("hold", "held"), ("keep", "kept"), ("go", "went gone"),
+    ("find", "found"), ("meet", "met"), ("make", "made"), ("give", "gave given"), ("take", "took taken"),
+    ("see", "saw seen"), ("tell", "told"), ("say", "said"), ("bring", "brought"), ("think", "thought"),
+    ("begin", "began begun"), ("choose", "chose chosen"), ("pay", "paid"), ("seek", "sought"),
+    ("teach", "taught"), ("feel", "felt"), ("build", "built"), ("spend", "spent"), ("send", "sent"),
+    ("understand", "understood"), ("grow", "grew grown"), ("know", "knew known"), ("run", "ran"),
+    ("become", "became"), ("come", "came"), ("buy", "bought"), ("lose", "lost"), ("win", "won"),
+    ("speak", "spoke spoken"), ("get", "got gotten"), ("fall", "fell fallen"), ("rise", "rose risen"),
+    ("break", "broke broken"), ("draw", "drew drawn"), ("show", "shown"), ("sit", "sat"), ("stand", "stood"),
+) for form in forms.split()}
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
@@ -29,10 +44,10 @@ def words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Stemmed content words: what BM25 and lexical overlap compare."""
-    return _stemmer().stemWords([w for w in words(text) if w not in STOPWORDS])
+    return _stemmer().stemWords([IRREGULAR.get(w, w) for w in words(text) if w not in STOPWORDS])
 
 
 def stemmed_words(text: str) -> list[tuple[str, str]]:
     """(stem, word) for each content word: the stems BM25 compares with the words they came from."""
     kept = [w for w in words(text) if w not in STOPWORDS]
-    return list(zip(_stemmer().stemWords(kept), kept))
+    return list(zip(_stemmer().stemWords([IRREGULAR.get(w, w) for w in kept]), kept))

@@ -58,3 +58,11 @@ def test_contacts():
     assert "mash@barnet.gov.uk" in got and "www.barnet.gov.uk/children" in got
     assert "2 Bristol Avenue, Colindale, NW9 4EW" in got
     assert found(spans.contacts, "Inspection dates: 10 to 14 June 2024; 2019 and 2021 visits.") == []
+
+
+def test_irregular_verb_forms_meet_their_base_form():
+    from qa.text import tokens
+
+    assert tokens("Who led the inspection?")[0] == tokens("Lead inspector")[0]
+    assert tokens("inspectors found") == tokens("what did inspectors find")
+    assert tokens("the letter was written") == tokens("the letter was wrote") == tokens("letter write")
