@@ -116,12 +116,15 @@ class Retriever:
                 unknown.setdefault(stem, word)
         if not unknown:
             return {}
-        missing = [w for w in unknown.values() if w not in self._word_vectors]
+        known = self._word_vectors  # server threads share the cache: read one dict, replace it when full
+        found = {w: known[w] for w in unknown.values() if w in known}
+        missing = [w for w in unknown.values() if w not in found]
         if missing:
-            if len(self._word_vectors) > 10_000:
-                self._word_vectors.clear()
-            self._word_vectors.update(zip(missing, self.embedder.encode(missing)))
-        vectors = np.stack([self._word_vectors[w] for w in unknown.values()])
+            found.update(zip(missing, self.embedder.encode(missing)))
+            if len(known) > 10_000:
+                self._word_vectors = known = {}
+            known.update((w, found[w]) for w in missing)
+        vectors = np.stack([found[w] for w in unknown.values()])
         found = self.index.similar_words(vectors, ALIAS_MIN_SIMILARITY, ALIASES_PER_WORD)
         return {stem: tuple(near) for stem, near in zip(unknown, found) if near}
 
