@@ -31,55 +31,6 @@ def corpus_texts(n: int) -> list[str]:
     return [passages[i % len(passages)] for i in range(n)]
 
 
-def export(model, folder: Path) -> Path:
-    import torch
-
-    class Hidden(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    transformer = Hidden(model[0].auto_model.eval())
-    tokens = model.tokenizer(["an example sentence"], return_tensors="pt")
-    path = folder / "minilm.onnx"
-    with torch.no_grad():
-        torch.onnx.export(transformer, (tokens["input_ids"], tokens["attention_mask"]), str(path),
-                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                          dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
-                                        "attention_mask": {0: "batch", 1: "sequence"},
-                                        "last_hidden_state": {0: "batch", 1: "sequence"}},
-                          opset_version=17, dynamo=False)
-    return path
-
-
-def onnx_encoder(path: Path, tokenizer, threads: int):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def encode(texts: list[str], batch: int = 64) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts])  # like sentence-transformers: similar lengths share a batch
-        texts = [texts[i] for i in order]
-        out = []
-        for i in range(0, len(texts), batch):
-            tokens = tokenizer(texts[i:i + batch], padding=True, truncation=True, max_length=256, return_tensors="np")
-            hidden = session.run(None, {"input_ids": tokens["input_ids"].astype(np.int64),
-                                        "attention_mask": tokens["attention_mask"].astype(np.int64)})[0]
-            mask = tokens["attention_mask"][..., None].astype(np.float32)
-            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-        vectors = np.empty((len(texts), out[0].shape[1]), dtype=np.float32)
-        vectors[order] = np.vstack(out)
-        return vectors
-
-    return encode
-
-
 def evaluate_with(encode, label: str, folder: Path) -> dict:
     """`qa eval` figures with every passage, sentence and query encoded by `encode`."""
     from eval.runner import evaluate, load_gold
@@ -117,12 +68,12 @@ def main() -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from qa.embed import default_embedder
+    from qa.embed import default_embedder, model_path
+    from qa.onnx_encoder import OnnxSession, export_onnx
 
     texts = corpus_texts(args.texts)
     embedder = default_embedder()
     embedder.warm_up()
-    model = embedder._model
     print(f"machine: {machine()}")
     print(f"{len(texts)} corpus passages (mean {np.mean([len(t) for t in texts]):.0f} chars), batch 64")
     embedder.encode(texts[:64])
@@ -134,12 +85,13 @@ def main() -> None:
         results[f"torch, {threads} thread(s)"] = (len(texts) / (time.perf_counter() - started), 1.0)
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as folder:
-        fp32 = export(model, Path(folder))
+        fp32 = Path(folder) / "minilm.onnx"
+        export_onnx(model_path(), fp32)  # the same export the int8 backend quantises
         int8 = Path(folder) / "minilm-int8.onnx"
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
         for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
             for threads in (1, 2):
-                encode = onnx_encoder(path, model.tokenizer, threads)
+                encode = OnnxSession(model_path(), threads, path).encode
                 encode(texts[:64])
                 started = time.perf_counter()
                 vectors = encode(texts)
@@ -149,7 +101,7 @@ def main() -> None:
         if args.eval:
             evals = {"torch": evaluate_with(embedder.encode, "torch", Path(folder))}
             for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
-                evals[name] = evaluate_with(onnx_encoder(path, model.tokenizer, 2), name.replace(" ", "-"), Path(folder))
+                evals[name] = evaluate_with(OnnxSession(model_path(), 2, path).encode, name.replace(" ", "-"), Path(folder))
     base = results["torch, 2 thread(s)"][0]
     print(f"{'backend':<32}{'passages/s':>12}{'vs torch':>10}{'min cosine to torch':>22}")
     for name, (rate, agreement) in results.items():

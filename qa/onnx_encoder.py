@@ -88,11 +88,12 @@ def quantised_model(model_dir: str) -> Path:
 class OnnxSession:
     """Tokenizer + ONNX Runtime session; `encode` gives unit vectors like sentence-transformers'."""
 
-    def __init__(self, model_dir: str, threads: int | None = None) -> None:
+    def __init__(self, model_dir: str, threads: int | None = None, path: Path | None = None) -> None:
+        """`path`: another ONNX export of the model (bench/encode.py compares fp32); default the int8 one."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = quantised_model(model_dir)
+        path = path or quantised_model(model_dir)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         options.log_severity_level = 3
