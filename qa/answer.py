@@ -223,24 +223,17 @@ def _coverage(question_weights: dict[str, float], words: set[str], aliases: Alia
     return found / total
 
 
+# candidate type -> its extractor over one sentence (the types that need only the sentence)
+EXTRACTORS = {"date": spans.dates, "duration": spans.durations, "money": spans.money, "contact": spans.contacts,
+              "quantity": spans.quantities, "person": spans.persons, "org": spans.organisations,
+              "quoted": spans.quoted}
+
+
 def _candidates(q: Question, sentence: str):
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
-    if "date" in kinds:
-        yield from spans.dates(sentence)
-    if "duration" in kinds:
-        yield from spans.durations(sentence)
-    if "money" in kinds:
-        yield from spans.money(sentence)
-    if "contact" in kinds:
-        yield from spans.contacts(sentence)
-    if "quantity" in kinds:
-        yield from spans.quantities(sentence)
-    if "person" in kinds:
-        yield from spans.persons(sentence)
-    if "org" in kinds:
-        yield from spans.organisations(sentence)
-    if "quoted" in kinds:
-        yield from spans.quoted(sentence)
+    for kind, extract in EXTRACTORS.items():
+        if kind in kinds:
+            yield from extract(sentence)
     if "phrase" in kinds:
         yield from spans.noun_phrases(sentence, q.head, _stem)
         if q.type == "person":
