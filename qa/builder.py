@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from qa.embed import Embedder, default_embedder, embedder_for
-from qa.index import FORMAT_VERSION, build_lock, corpus_fingerprint, load_index, read_manifest, write_index
+from qa.embed import Embedder, default_embedder
+from qa.index import (FORMAT_VERSION, build_lock, corpus_fingerprint, index_embedder, load_index, read_manifest,
+                      write_index)
 from qa.ingest import load_corpus, load_paths
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, f
 
 def add(paths: list[Path], index_dir: Path, embedder: Embedder | None = None) -> dict:
     """Add or replace documents in the live index; only their new passages are embedded."""
-    embedder = embedder or embedder_for((read_manifest(index_dir) or {}).get("model"))
+    embedder = embedder or index_embedder(index_dir)
     with build_lock(index_dir):
         index = load_index(index_dir, embedder.name)
         loaded = load_paths(paths)
@@ -55,7 +56,7 @@ def add(paths: list[Path], index_dir: Path, embedder: Embedder | None = None) ->
 
 def remove(document_ids: list[str], index_dir: Path, embedder: Embedder | None = None) -> dict:
     """Take documents out of the live index."""
-    embedder = embedder or embedder_for((read_manifest(index_dir) or {}).get("model"))
+    embedder = embedder or index_embedder(index_dir)
     with build_lock(index_dir):
         index = load_index(index_dir, embedder.name)
         unknown = [d for d in document_ids if d not in index.documents]

@@ -47,7 +47,7 @@ import faiss
 import numpy as np
 
 from qa.chunk import split_document
-from qa.embed import Embedder
+from qa.embed import Embedder, embedder_for
 from qa.text import stemmed_words
 from qa.types import Document, Judgement, Paragraph, Passage
 
@@ -333,6 +333,11 @@ def corpus_fingerprint(documents: list[Document]) -> str:
 
 
 # ---------------------------------------------------------------- locations
+
+def index_embedder(index_dir: Path) -> Embedder:
+    """The embedder (backend) that built the index in index_dir; the default one when there is none."""
+    return embedder_for((read_manifest(index_dir) or {}).get("model"))
+
 
 def current_version(index_dir: Path) -> Path | None:
     pointer = index_dir / "CURRENT"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from qa import answer as answering
-from qa.embed import Embedder, embedder_for
-from qa.index import Index, current_version, load_index, read_manifest
+from qa.embed import Embedder
+from qa.index import Index, current_version, index_embedder, load_index
 from qa.retrieve import Mode, Retriever, question_filters, retrieval_query, validate_filters
 from qa.types import Answer, Hit
 
@@ -26,7 +26,7 @@ class Pipeline:
     def __init__(self, index_dir: Path, embedder: Embedder | None = None) -> None:
         self.index_dir = Path(index_dir)
         self._own_embedder = embedder is None  # then the index says which backend encodes questions
-        self.embedder = embedder or embedder_for((read_manifest(self.index_dir) or {}).get("model"))
+        self.embedder = embedder or index_embedder(self.index_dir)
         self._lock = threading.Lock()
         self._checked = time.monotonic()
         self.index: Index = load_index(self.index_dir, self.embedder.name)
@@ -50,7 +50,7 @@ class Pipeline:
             if folder == self.index.path:
                 return False
             if self._own_embedder:
-                self.embedder = embedder_for((read_manifest(self.index_dir) or {}).get("model"))
+                self.embedder = index_embedder(self.index_dir)
             index = load_index(self.index_dir, self.embedder.name)
             self.index, self.retriever = index, Retriever(index, self.embedder)
         log.info("reloaded index %s", index.version)
