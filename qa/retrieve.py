@@ -33,10 +33,8 @@ KIND_WORDS = {
 def question_filters(question: str) -> dict[str, Any]:
     """Years and ranges stated in the question: 'in 2024', 'since 2017', 'between 2017 and 2019'."""
     text = question
-    # 'the 2019 letter' names the report, whatever else the question says ('what changed since 2017 ...')
-    match = re.search(rf"\b{YEAR}\s+(?:ILACS\s+|Ofsted\s+)?(?:letter|inspection|report|visit|monitoring visit|"
-                      rf"focused visit|article|judgement)s?\b", text, re.I)
-    if match and re.search(r"\b(?:since|between|from|after|before|until)\b", text, re.I):
+    match = _named_report(text)
+    if match:
         return {"year": int(match.group(1))}
     match = re.search(rf"\b(?:between|from)\s+{YEAR}\s+(?:and|to|until|-|–)\s+{YEAR}\b", text, re.I)
     if match:
@@ -63,10 +61,25 @@ STATED_DATE = re.compile(
     rf"(?:19|20)\d{{2}}\b(?:\s+(?:and|to|until|-|–)\s+(?:19|20)\d{{2}}\b)?", re.I)
 
 
+def _named_report(question: str) -> re.Match | None:
+    """'the 2019 letter' in a question that also states another period ('what changed since 2017
+    according to the 2019 letter?'): the report's year is the filter and the period is what is asked."""
+    match = re.search(rf"\b{YEAR}\s+(?:ILACS\s+|Ofsted\s+)?(?:letter|inspection|report|visit|monitoring visit|"
+                      rf"focused visit|article|judgement)s?\b", question, re.I)
+    if match and re.search(r"\b(?:since|between|from|after|before|until)\b", question, re.I):
+        return match
+    return None
+
+
 def retrieval_query(question: str) -> str:
-    """The question without the years it states: those act as filters, and as words they would only
-    pull up passages that happen to mention the year."""
-    stripped = " ".join(STATED_DATE.sub(" ", question).split())
+    """The question without the years that act as filters: as words they would only pull up passages
+    that happen to mention the year. A period asked about beside a named report's year stays."""
+    named = _named_report(question)
+    if named:
+        stripped = question[:named.start(1)] + question[named.end(1):]
+    else:
+        stripped = STATED_DATE.sub(" ", question)
+    stripped = " ".join(stripped.split())
     # 'according to the inspection' names the source, which filters and the kind boost already handle
     stripped = re.sub(r",?\s*\baccording to (?:the |its |their )?[\w’' -]{0,40}?"
                       r"(?:inspection|report|visit|letter|article|inspectors|ofsted)(?:'s)?\b", "", stripped, flags=re.I)

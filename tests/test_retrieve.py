@@ -24,6 +24,19 @@ def test_stated_years_leave_the_retrieval_query():
     assert retrieval_query("Who carried out the visit in November 2017?") == "Who carried out the visit?"
 
 
+def test_a_period_asked_about_beside_a_named_reports_year_stays_in_the_query():
+    """The 2019 letter is the filter; 'since 2017' is what the question asks about."""
+    assert retrieval_query("What had changed since 2017 according to the 2019 letter?") == "What had changed since 2017?"
+
+
+def test_what_changed_since_a_year_is_answered_from_the_named_report(pipeline):
+    reply = pipeline.ask("What had changed since 2017 according to the 2019 letter?")
+    assert reply["filters_applied"] == {"year": 2019}
+    assert not reply["abstained"], reply.get("candidate")
+    assert "improved a lot since the last inspection in 2017" in reply["answer"]["text"]
+    assert reply["passages"][0]["document"]["date"].startswith("2019")
+
+
 def test_filter_validation_names_the_bad_value():
     with pytest.raises(ValueError, match="filters.year"):
         validate_filters({"year": "2024"})
