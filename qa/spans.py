@@ -67,6 +67,8 @@ ensure ensures ensuring support supports supported receive receives received ben
 there their they them it its this these those he she his her we our you your achieving achieved
 entered enter established establish identified identify found find said says""".split())
 TOKEN = re.compile(r"‘[^’]{1,60}’|'[^']{1,60}'(?=\s)|“[^”]{1,60}”|\([^()]{1,60}\)|[\w’'-]+|[^\s\w]")
+OPENING_QUOTE = {"”": "“", '"': '"', "’": "‘"}
+SPEECH_INTRO = re.compile(r":\s*[“\"]?$")  # a clause that only introduces the quotation after it
 CLAUSE_BREAK = re.compile(r";\s+|:\s*[“\"]|,\s+(?=(?:and|but|although|though|however|so|while|which|as a result)\b)")
 
 
@@ -261,6 +263,10 @@ def clauses(text: str) -> Iterator[Candidate]:
     if len(cuts) > 2:
         for a, b in zip(cuts, cuts[1:]):
             start, end = _trim(text, a, b)
+            if SPEECH_INTRO.search(text[start:end]):
+                continue  # 'Chris Munday ... said: “': who speaks, not what was said
+            if end > start and text[end - 1] in OPENING_QUOTE and OPENING_QUOTE[text[end - 1]] not in text[start:end - 1]:
+                end -= 1  # the closing mark of a quotation whose opening mark went with the clause before
             lead = re.match(r"(?:and|but|so|while|however,?)\s+", text[start:end], re.I)
             if lead:
                 start += lead.end()
