@@ -266,7 +266,8 @@ def clauses(text: str) -> Iterator[Candidate]:
             if SPEECH_INTRO.search(text[start:end]):
                 continue  # 'Chris Munday ... said: “': who speaks, not what was said
             if end > start and text[end - 1] in OPENING_QUOTE and OPENING_QUOTE[text[end - 1]] not in text[start:end - 1]:
-                end -= 1  # the closing mark of a quotation whose opening mark went with the clause before
+                # the closing mark of a quotation whose opening mark went with the clause before
+                start, end = _trim(text, start, end - 1)
             lead = re.match(r"(?:and|but|so|while|however,?)\s+", text[start:end], re.I)
             if lead:
                 start += lead.end()

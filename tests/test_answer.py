@@ -35,6 +35,13 @@ def test_answer_types(pipeline, question, expected, kind):
     assert reply["passages"][0]["id"] == reply["answer"]["passage_id"]  # the answering passage comes first
 
 
+def test_what_someone_said_is_answered_with_the_quotation_not_its_attribution(pipeline):
+    reply = pipeline.ask("What did Chris Munday say about the findings of the report?")
+    assert not reply["abstained"], reply.get("candidate")
+    assert "We fully accept the findings of the report" in reply["answer"]["text"]
+    check_offsets(reply)
+
+
 @pytest.mark.parametrize("question, name", [
     ("Who signed the 2017 monitoring visit letter?", "Louise Warren"),
     ("Who signed the focused visit letter?", "Tara Geere"),
@@ -97,6 +104,8 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "Who was the Mayor of London in 2024?",
     "What is the email address of the virtual school?",
     "How much money did the council spend on agency social workers?",
+    "What did inspectors say about school exclusions?",
+    "Are children in care up to date with their vaccinations?",
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)

@@ -60,6 +60,11 @@ def test_contacts():
     assert found(spans.contacts, "Inspection dates: 10 to 14 June 2024; 2019 and 2021 visits.") == []
 
 
+def test_a_quotation_is_a_clause_and_its_attribution_is_not():
+    text = "Chris Munday, Director, said: “We fully accept the findings; we are committed to act.”"
+    assert found(spans.clauses, text)[1:] == ["We fully accept the findings", "we are committed to act"]
+
+
 def test_irregular_verb_forms_meet_their_base_form():
     from qa.text import tokens
 
