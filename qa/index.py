@@ -57,7 +57,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logge
 FORMAT_VERSION = 3
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
-PIPELINE_VERSION = "clean-1/chunk-3/words-2"  # bump when cleaning or chunking changes what passages say
+PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 
 

@@ -7,11 +7,13 @@ from functools import lru_cache
 import Stemmer
 
 WORD = re.compile(r"[A-Za-z0-9]+(?:['’][a-z]+)?")
+# 'no', 'not' and 'same' are kept: 'supervision was not found to be reflective' answers 'was supervision
+# reflective?' only because of its 'not', and 'the same social worker' is about sameness
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
 both but by can could did do does doing down during each few for from further had has have having he her here
-hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of
-off on once only or other our ours ourselves out over own same she should so some such than that the their
+hers herself him himself his how i if in into is it its itself just me more most my myself nor now of
+off on once only or other our ours ourselves out over own she should so some such than that the their
 theirs them themselves then there these they this those through to too under until up very was we were what
 when where which while who whom why will with would you your yours yourself yourselves s t don
 """.split())

@@ -42,6 +42,17 @@ def test_what_someone_said_is_answered_with_the_quotation_not_its_attribution(pi
     check_offsets(reply)
 
 
+@pytest.mark.parametrize("question, finding", [
+    ("Was supervision reflective during the 2017 monitoring visit?", "Supervision was not found to be reflective"),
+    ("Are return home interviews consistently completed in 2024?", "return home interviews are not consistently"),
+])
+def test_a_yes_no_question_is_answered_by_the_finding_that_negates_it(pipeline, question, finding):
+    """Its words are the question's own but for 'not', which is the answer."""
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert finding in reply["answer"]["text"]
+
+
 @pytest.mark.parametrize("question, name", [
     ("Who signed the 2017 monitoring visit letter?", "Louise Warren"),
     ("Who signed the focused visit letter?", "Tara Geere"),
