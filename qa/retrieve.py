@@ -31,8 +31,14 @@ KIND_WORDS = {
 
 
 def question_filters(question: str) -> dict[str, Any]:
-    """Years and ranges stated in the question: 'in 2024', 'since 2017', 'between 2017 and 2019'."""
-    text = question
+    """Years and ranges stated in the question ('in 2024', 'since 2017', 'between 2017 and 2019') and the
+    kind of report it names ('according to the news article', 'during the monitoring visit')."""
+    kinds = [kind for kind, pattern in KIND_WORDS.items() if pattern.search(question)]
+    stated = _stated_years(question)
+    return stated | {"kind": kinds[0]} if len(kinds) == 1 else stated
+
+
+def _stated_years(text: str) -> dict[str, Any]:
     match = _named_report(text)
     if match:
         return {"year": int(match.group(1))}

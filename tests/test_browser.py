@@ -87,6 +87,17 @@ def test_not_found_state_still_shows_passages(browser, server):
     browser.save_screenshot(str(ARTIFACTS / "not-found.png"))
 
 
+def test_a_year_no_report_covers_is_said_so(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "question").send_keys("How were care leavers rated in 2022?", Keys.ENTER)
+    wait_for(browser, "#answer.not-found .text")
+    assert "No report covers the year asked about" in browser.find_element(By.CSS_SELECTOR, "#answer .confidence").text
+    assert browser.find_elements(By.CSS_SELECTOR, ".passage")
+
+
 @pytest.fixture(scope="module")
 def markup_server(tmp_path_factory, embedder):
     """A server over a report whose text contains HTML and a script."""

@@ -14,6 +14,8 @@ from qa.retrieve import question_filters, retrieval_query, validate_filters
     ("What happened before 2020?", {"date_to": "2019-12-31"}),
     ("What happens out of hours?", {}),
     ("What had changed since 2017 according to the 2019 letter?", {"year": 2019}),
+    ("According to the news article, when was Barnet last inspected?", {"kind": "news"}),
+    ("How was staff morale during the 2017 monitoring visit?", {"year": 2017, "kind": "monitoring visit"}),
 ])
 def test_years_in_the_question(question, expected):
     assert question_filters(question) == expected
@@ -22,6 +24,13 @@ def test_years_in_the_question(question, expected):
 def test_stated_years_leave_the_retrieval_query():
     assert retrieval_query("How were care leavers rated in 2024?") == "How were care leavers rated?"
     assert retrieval_query("Who carried out the visit in November 2017?") == "Who carried out the visit?"
+
+
+def test_the_kind_of_report_named_in_the_question_is_a_filter(pipeline):
+    reply = pipeline.ask("According to the news article, when had Barnet last been inspected?")
+    assert reply["filters_applied"] == {"kind": "news"}
+    assert all(p["document"]["kind"] == "news" for p in reply["passages"])
+    assert reply["answer"] and reply["answer"]["text"] == "2012"
 
 
 def test_a_period_asked_about_beside_a_named_reports_year_stays_in_the_query():

@@ -52,7 +52,11 @@ function renderAnswer(reply) {
     answerBox.className = "answer not-found";
     answerBox.append(el("p", "text", "Not found in the reports"));
     let note = "No passage answers this confidently. The closest passages are below.";
-    if (reply.filters_relaxed) note = "No report covers the year asked about. The closest passages from other years are below.";
+    if (reply.filters_relaxed) {
+      const names = {year: "year", date_from: "period", date_to: "period", kind: "kind of report"};
+      const asked = `the ${[...new Set(reply.filters_relaxed.map((key) => names[key] || key))].join(" and ")} asked about`;
+      note = `No report covers ${asked}. The closest passages from other reports are below.`;
+    }
     answerBox.append(el("p", "confidence", note));
   }
 }
