@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa import answer as answering
+from qa import answer as answering, tagger
 from qa.embed import Embedder
 from qa.index import Index, current_version, index_embedder, load_index
 from qa.retrieve import Mode, Retriever, question_filters, retrieval_query, validate_filters
@@ -36,6 +36,7 @@ class Pipeline:
     def warm_up(self) -> None:
         self.embedder.warm_up()
         self.embedder.encode(["warm up"])
+        tagger.phrasing_stems("warm up")  # loads the tagger now, not on the first unusual question
 
     def reload_if_changed(self, force_check: bool = False) -> bool:
         """Pick up a newer index written by `qa build`/`qa add` without a restart (checked at most once a second)."""
