@@ -4,7 +4,8 @@ Two readers share one score scale:
 - grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
   across the corpus), never from a visit that grades nothing;
 - everything else is a span chosen from the top passages by features: its type fits the question, the
-  words around it match the question (stemmed, idf-weighted), its sentence's embedding similarity, its
+  words around it match the question (stemmed, idf-weighted), its sentence's embedding similarity (less
+  a share of the sentence's similarity to the corpus at large, so generic sentences do not win), its
   passage's retrieval score and rank, and how much it adds beyond the question's own words.
 The best score is mapped to a probability by the calibration fitted on the gold set (qa/calibration.py);
 below the saved threshold the reader abstains, and the passages still go back to the user.
@@ -34,6 +35,7 @@ READ_DEPTH = 10  # passages the reader looks at
 
 # weights of the span score (tuned on the gold set with `qa eval`; calibration maps the sum to a probability)
 W_SENTENCE_SIM = 1.8
+HUBNESS_DISCOUNT = 0.75  # share of a sentence's hubness taken off its similarity (qa.index.sentence_hubness)
 W_COVERAGE = 0.5
 W_LOCAL = 0.25
 W_PASSAGE = 0.4
@@ -267,7 +269,9 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
     for hit in hits[:READ_DEPTH]:
         passage = hit.passage
-        sims = index.sentence_vectors_of(hit.row) @ vector if (hit.row >= 0 and vector is not None) else None
+        sims = None
+        if hit.row >= 0 and vector is not None:  # generic sentences near every question are discounted
+            sims = index.sentence_vectors_of(hit.row) @ vector - HUBNESS_DISCOUNT * index.sentence_hubness_of(hit.row)
         section_words = set(tokens(passage.section or ""))
         if passage.kind == "signature":  # it stands for the whole letter it signs, not for its section
             section_words = set(tokens(f"{hit.document.title} {hit.document.kind}")) | AUTHOR_WORDS

@@ -11,6 +11,9 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/passage_spans.npy     start and end of each passage in its document's text
     index_store/<version>/vectors.npy     passage embeddings (also the cache for the next build)
     index_store/<version>/sentence_vectors.npy, sentence_offsets.npy   sentence embeddings, per passage
+    index_store/<version>/sentence_hubness.npy  how alike each sentence is to the corpus at large (its
+                                          mean similarity to its nearest sentences), to discount
+                                          generic sentences that sit close to every question
     index_store/<version>/passage_keys.npy, sentence_keys.npy   content hashes of what was embedded
     index_store/<version>/dense.faiss     FAISS index over the vectors
     index_store/<version>/bm25/           bm25s index over stemmed tokens
@@ -54,11 +57,13 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
+HUB_NEIGHBOURS = 30  # a sentence's hubness: mean cosine of its nearest this many sentences...
+HUB_SAMPLE = 4096  # ...among a fixed sample of this many (all of them in a corpus this size or smaller)
 
 
 class IndexNotReady(RuntimeError):
@@ -169,6 +174,7 @@ class Index:
     lexical: bm25s.BM25 | None
     sentence_vectors: RowFile | np.ndarray | None = None  # one row per passage sentence, in passage order
     sentence_offsets: np.ndarray | None = None  # passage i's sentences are rows offsets[i]:offsets[i+1]
+    sentence_hubness: np.ndarray | None = None  # one value per sentence row (see sentence_hubness())
     document_frequency: dict[str, int] = field(default_factory=dict)
     document_rows: dict[str, np.ndarray] = field(default_factory=dict)
     document_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # byte range in documents.jsonl
@@ -253,6 +259,13 @@ class Index:
         if isinstance(self.sentence_vectors, RowFile):
             return self.sentence_vectors.rows(start, end)
         return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
+
+    def sentence_hubness_of(self, row: int) -> np.ndarray:
+        """Hubness of passage `row`'s sentences (zeros for an index built without it)."""
+        if self.sentence_hubness is None or self.sentence_offsets is None:
+            return np.zeros(len(self.sentence_vectors_of(row)), dtype=np.float32)
+        start, end = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
+        return np.asarray(self.sentence_hubness[start:end], dtype=np.float32)
 
     @property
     def version(self) -> str:
@@ -436,6 +449,31 @@ IVF_NPROBE = 64  # lists searched per query: recall@10 0.98 against exact search
 LARGE_INDEX = "IVF-SQ8"  # above EXACT_SEARCH_LIMIT: "IVF-SQ8" or "IVF-Flat" (bench/scale.py measures both)
 
 
+def sentence_hubness(vectors: np.ndarray, neighbours: int = HUB_NEIGHBOURS, sample: int = HUB_SAMPLE,
+                     block: int = 8192) -> np.ndarray:
+    """Each sentence's mean cosine similarity to its nearest `neighbours` other sentences.
+
+    Embedding spaces have hubs: generic sentences ('Children in care receive an outstanding level of help
+    and support.') sit close to nearly every question and outscore the sentence that answers it.
+    Subtracting a share of this value from a sentence's similarity to the question is the retrieval side of
+    CSLS (Conneau et al., 2018, "Word translation without parallel data"). Large corpora are measured
+    against a fixed random sample of sentences, which keeps the build linear in the corpus size."""
+    n = len(vectors)
+    if n < 2:
+        return np.zeros(n, dtype=np.float32)
+    chosen = np.sort(np.random.default_rng(0).choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
+    reference = np.asarray(vectors[chosen], dtype=np.float32)
+    k = min(neighbours, len(chosen) - 1)
+    out = np.empty(n, dtype=np.float32)
+    for start in range(0, n, block):
+        rows = np.asarray(vectors[start:start + block], dtype=np.float32)
+        similarity = rows @ reference.T
+        # a sentence is not its own neighbour (nor is an exact copy of it)
+        similarity[similarity > 0.9999] = -1.0
+        out[start:start + len(rows)] = np.partition(similarity, -k, axis=1)[:, -k:].mean(axis=1)
+    return out
+
+
 def dense_index_for(vectors: np.ndarray) -> faiss.Index:
     """Exact inner-product search while it is fast enough; an inverted-file index beyond that."""
     n, dimension = vectors.shape
@@ -478,6 +516,8 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         _, sentences_embedded = _embed_with_cache(sentences, sentence_keys, cache, embedder, progress,
                                                   staging / "sentence_vectors.npy")
         del cache, sentences
+        np.save(staging / "sentence_hubness.npy",
+                sentence_hubness(np.load(staging / "sentence_vectors.npy", mmap_mode="r")))
         offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
         frequency: dict[str, int] = {}
         surface: dict[str, str] = {}  # a word each stem came from, to embed for alias look-ups
@@ -601,7 +641,8 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     lexical = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
     sentence_vectors = RowFile(folder / "sentence_vectors.npy")
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
+    hubness = np.load(folder / "sentence_hubness.npy", mmap_mode="r")
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
-                 sentence_offsets, frequency, document_lines=lines, word_stems=np.load(folder / "word_stems.npy"),
+                 sentence_offsets, hubness, frequency, document_lines=lines, word_stems=np.load(folder / "word_stems.npy"),
                  word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"))

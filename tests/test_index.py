@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.builder import add, build, remove
@@ -140,3 +141,36 @@ def test_large_indexes_use_ivf_and_filters_still_apply(monkeypatch):
     allowed = np.arange(0, 3000, 7)
     rows, _ = holder.search_dense(vectors[14], 10, allowed)
     assert rows[0] == 14 and set(rows.tolist()) <= set(allowed.tolist())
+
+
+def test_generic_sentences_have_more_hubness_than_specific_ones(index_dir):
+    index = load_index(index_dir)
+    hubness = {}
+    for row in range(len(index.passages)):
+        passage = index.passages[row]
+        for (a, b), value in zip(passage.sentences, index.sentence_hubness_of(row)):
+            hubness[passage.text[a:b]] = float(value)
+    assert len(hubness) > 300 and all(-1.0 <= v <= 1.0 for v in hubness.values())
+    generic = hubness["Children in care receive an outstanding level of help and support."]
+    specific = hubness["Brothers and sisters live together whenever possible."]
+    assert generic > specific + 0.2
+    assert generic > np.percentile(list(hubness.values()), 90)
+
+
+def test_hubness_ignores_a_sentence_itself_and_a_sample_keeps_the_order():
+    from scipy.stats import spearmanr
+
+    from qa.index import sentence_hubness
+
+    rng = np.random.default_rng(3)
+    centre = rng.normal(size=32)
+    near = centre + rng.normal(scale=0.8, size=(50, 32))  # a cluster: each member has close neighbours
+    far = rng.normal(size=(50, 32)) * 3  # scattered: nobody is close
+    vectors = np.vstack([near, far, far[:1]]).astype("float32")
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = sentence_hubness(vectors, neighbours=5)
+    assert exact[:50].min() > exact[50:100].max()
+    assert exact[100] < 0.9  # its exact copy at row 50 is not counted as a neighbour
+    sampled = sentence_hubness(vectors, neighbours=5, sample=60)
+    assert spearmanr(exact, sampled).correlation > 0.8
+    assert sentence_hubness(vectors[:1]).tolist() == [0.0]
