@@ -64,6 +64,7 @@ TYPE_FIT: dict[str, dict[str, float]] = {
     "list": {"list": 0.45, "sentence": -0.1},
     "yesno": {"sentence": 0.0, "clause": -0.03},
     "reason": {"sentence": 0.0, "clause": 0.0},
+    "quote": {"quotation": 0.3, "sentence": 0.0, "clause": -0.03},
     "description": {"sentence": 0.0, "clause": -0.03, "list": -0.1},
 }
 GRADE_SOURCE_SCORE = {"table": 1.6, "heading": 1.5, "text": 1.3}
@@ -228,7 +229,7 @@ def _coverage(question_weights: dict[str, float], words: set[str], aliases: Alia
 # candidate type -> its extractor over one sentence (the types that need only the sentence)
 EXTRACTORS = {"date": spans.dates, "duration": spans.durations, "money": spans.money, "contact": spans.contacts,
               "quantity": spans.quantities, "person": spans.persons, "org": spans.organisations,
-              "quoted": spans.quoted}
+              "quoted": spans.quoted, "quotation": spans.quotations}
 
 
 def _candidates(q: Question, sentence: str):
@@ -302,11 +303,11 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if span_words and not novel:
                     continue  # only repeats the question
                 novelty = len(novel) / len(span_words) if span_words else 1.0
-                if candidate.type in ("sentence", "clause"):
+                if candidate.type in SENTENCE_LIKE:
                     novelty = 1.0  # for whole sentences, length decides instead
                 length = len(text.split())
                 extra = 0.0
-                if candidate.type in ("sentence", "clause"):
+                if candidate.type in SENTENCE_LIKE:
                     # a clause must carry the question's words itself to beat its sentence
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
                     local = (_coverage(weights, set(span_words) | section_words, aliases)
@@ -344,6 +345,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     return replace(answer, features=features), hit
 
 
+SENTENCE_LIKE = ("sentence", "clause", "quotation")
 SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
 
 

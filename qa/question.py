@@ -9,7 +9,7 @@ from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
 AnswerType = Literal["grade", "history", "date", "duration", "money", "contact", "person", "named", "quantity",
-                     "list", "yesno", "reason", "place", "description"]
+                     "list", "yesno", "reason", "place", "quote", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
@@ -39,6 +39,9 @@ LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recomme
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
 YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
 REASON_Q = re.compile(r"^\s*why\b", re.I)
+# 'What did the director say about ...?': the words someone is quoted as saying
+QUOTE_Q = re.compile(r"^\s*what (?:did|does|do|has|have|had) (?:\w+ ){1,6}?(?:say|tell|state|comment|write)\b"
+                     r"|^\s*what (?:was|is) (?:\w+ ){1,6}?quoted as saying\b", re.I)
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 
 AREAS = (
@@ -87,7 +90,7 @@ def answer_type(text: str) -> AnswerType:
 
 TYPE_RULES: tuple[tuple[re.Pattern, AnswerType], ...] = (
     (CONTACT_Q, "contact"), (MONEY_Q, "money"), (DURATION_Q, "duration"), (QUANTITY_Q, "quantity"),
-    (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (PLACE_Q, "place"), (NAMED_Q, "named"),
+    (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (QUOTE_Q, "quote"), (PLACE_Q, "place"), (NAMED_Q, "named"),
     (YESNO_Q, "yesno"),
 )
 

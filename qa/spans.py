@@ -56,6 +56,11 @@ PROPER = re.compile(rf"\b(?!{MONTH}\b)(?:[A-Z][\w’'-]*)(?:\s+(?:{CONNECTOR}\s+
                     r"(?:\s+\([A-Z][A-Za-z]+\))?")
 ACRONYM = re.compile(r"\b[A-Z]{3,}s?\b")
 QUOTED = re.compile(r"[‘'“\"]([^’'”\"]{2,60})[’'”\"]")
+# a quotation of a few words or more: from its opening mark to its closing mark, or to the sentence's end
+# when the quotation runs on into the next sentence
+QUOTATION = re.compile(r"[“\"]([^”\"]{15,}?)(?:[”\"]|$)")
+# reported speech: 'Children told inspectors that they valued their carers'
+REPORTED = re.compile(r"\b(?:said|says|told|tells|stated|states|commented|reported)\b(?:\s+[\w’'-]+){0,3}?\s+that\s+(.+?)[.!]?$")
 PARENTHETICAL = re.compile(r"\(([A-Z][^()]{1,60})\)")
 # words that end a noun phrase when walking out from its head noun
 BOUNDARY = set("""is are was were be been being has have had do does did will would can could should may might
@@ -174,6 +179,17 @@ def quoted(text: str) -> Iterator[Candidate]:
     for match in QUOTED.finditer(text):
         yield Candidate(match.start(1), match.end(1), "quoted")
         yield Candidate(match.start(), match.end(), "quoted")
+
+
+def quotations(text: str) -> Iterator[Candidate]:
+    """What someone is quoted or reported as saying, without the quotation marks, the attribution or the
+    'X told inspectors that' before it."""
+    for match in [*QUOTATION.finditer(text), *REPORTED.finditer(text)]:
+        start, end = _trim_sentence(text, match.start(1), match.end(1))
+        while end > start and text[end - 1] in ",;:":  # '... or evaluated,” said the report'
+            end -= 1
+        if len(text[start:end].split()) >= 4:
+            yield Candidate(start, end, "quotation")
 
 
 def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]:

@@ -27,6 +27,10 @@ from qa.question import answer_type
     ("How did leaders address the weaknesses?", "description"),
     ("Who leads the virtual school?", "person"),
     ("Which regional adoption agency is Barnet part of?", "named"),
+    ("What did Chris Munday say about the findings?", "quote"),
+    ("What did children tell inspectors about their carers?", "quote"),
+    ("What does the letter say about supervision?", "quote"),
+    ("What did inspectors find about supervision?", "description"),
 ])
 def test_answer_type(question, kind):
     assert answer_type(question) == kind
@@ -63,6 +67,19 @@ def test_contacts():
 def test_a_quotation_is_a_clause_and_its_attribution_is_not():
     text = "Chris Munday, Director, said: “We fully accept the findings; we are committed to act.”"
     assert found(spans.clauses, text)[1:] == ["We fully accept the findings", "we are committed to act"]
+
+
+def test_quotations_are_the_words_said_without_marks_or_attribution():
+    text = "Chris Munday, Director, said: “We fully accept the findings; we are committed to act.”"
+    assert found(spans.quotations, text) == ["We fully accept the findings; we are committed to act."]
+    # (the reader gives it one sentence at a time) a quotation that runs on past this sentence ends with it
+    assert found(spans.quotations, "He said: “Children deserve better than this from us all.") == [
+        "Children deserve better than this from us all."]
+    reported = "Children told inspectors that they valued their carers and felt well supported."
+    assert found(spans.quotations, reported) == ["they valued their carers and felt well supported"]
+    # a quoted name of a few words is not a quotation, nor is a sentence that only mentions telling
+    assert found(spans.quotations, "Staff use the “All About Me” tool.") == []
+    assert found(spans.quotations, "It tells you the main things that inspectors found.") == []
 
 
 def test_irregular_verb_forms_meet_their_base_form():
