@@ -90,9 +90,11 @@ class AnswerScorer:
         return cls(Calibration.load())
 
     def read(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
-             filters: dict[str, Any] | None = None, aliases: Aliases | None = None) -> Reading:
-        """The best answer for the question from these hits, calibrated; `accepted` when it clears the threshold."""
-        best = self.best(question, hits, index, vector, filters or {}, aliases or {})
+             filters: dict[str, Any] | None = None, aliases: Aliases | None = None,
+             scope: np.ndarray | None = None) -> Reading:
+        """The best answer for the question from these hits, calibrated; `accepted` when it clears the threshold.
+        `scope` holds the rows of the passages the filters allow (None: the whole corpus)."""
+        best = self.best(question, hits, index, vector, filters or {}, aliases or {}, scope)
         if best is None:
             return Reading(None, None, False)
         answer, hit = best
@@ -101,12 +103,13 @@ class AnswerScorer:
         return Reading(answer, hit, confidence >= self.calibration.threshold)
 
     def best(self, question: str, hits: list[Hit], index: Index, vector: np.ndarray | None,
-             filters: dict[str, Any], aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
+             filters: dict[str, Any], aliases: Aliases | None = None,
+             scope: np.ndarray | None = None) -> tuple[Answer, Hit] | None:
         """The highest-scoring answer with its raw score (confidence not yet calibrated)."""
         q = analyse(question)
         if q.type in ("grade", "history"):
             return grade_answer(q, index, hits, filters)
-        return span_answer(q, hits, index, vector, aliases or {})
+        return span_answer(q, hits, index, vector, aliases or {}, scope)
 
 
 # ---------------------------------------------------------------- grades from the judgement data
@@ -253,10 +256,13 @@ def _stem(word: str) -> str:
 
 
 def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray | None,
-                aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
+                aliases: Aliases | None = None, scope: np.ndarray | None = None) -> tuple[Answer, Hit] | None:
     aliases = aliases or {}
     missing = {t for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
                and t not in META_WORDS and t not in aliases}
+    if scope is not None:  # words the corpus uses, but none of the reports the question is limited to
+        missing |= {t for t in q.content if t not in missing and not t.isdigit() and t not in META_WORDS
+                    and index.document_frequency.get(t, 0) > 0 and not index.uses_within(t, scope)}
     if missing:  # the words that only phrase the question ('already', 'someone') do not count
         missing -= tagger.phrasing_stems(q.text)
     weights = {t: index.idf(t) for t in q.content if t in missing or index.document_frequency.get(t, 0) > 0

@@ -260,6 +260,15 @@ class Index:
             return self.sentence_vectors.rows(start, end)
         return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
 
+    def uses_within(self, token: str, rows: np.ndarray) -> bool:
+        """Does any of these passages use the (stemmed) token? Read from the BM25 postings."""
+        if self.lexical is None or token not in self.lexical.vocab_dict:
+            return False
+        postings = self.lexical.scores
+        column = self.lexical.vocab_dict[token]
+        users = postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]]
+        return bool(np.isin(users, rows, assume_unique=True).any())
+
     def sentence_hubness_of(self, row: int) -> np.ndarray:
         """Hubness of passage `row`'s sentences (zeros for an index built without it)."""
         if self.sentence_hubness is None or self.sentence_offsets is None:

@@ -84,7 +84,8 @@ class Pipeline:
                                     mode, query_vector=vector, aliases=aliases)
         reading = answering.Reading(None, None, False)
         if not relaxed:
-            reading = self.scorer.read(question, hits, retriever.index, vector, applied, aliases)
+            reading = self.scorer.read(question, hits, retriever.index, vector, applied, aliases,
+                                       retriever.allowed_rows(applied))
         answer = reading.answer if reading.accepted else None
         shown = self._shown(hits, reading, top_k)
         reply = {
@@ -114,7 +115,8 @@ class Pipeline:
         hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector, aliases=aliases)
         if not hits:
             return None
-        best = self.scorer.best(question, hits, self.index, vector, filters, aliases)
+        best = self.scorer.best(question, hits, self.index, vector, filters, aliases,
+                                self.retriever.allowed_rows(filters))
         return best[0] if best else None
 
     @staticmethod

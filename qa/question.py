@@ -39,8 +39,12 @@ LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recomme
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
 YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
 REASON_Q = re.compile(r"^\s*why\b", re.I)
-# 'What did the director say about ...?': the words someone is quoted as saying
-QUOTE_Q = re.compile(r"^\s*what (?:did|does|do|has|have|had) (?:\w+ ){1,6}?(?:say|tell|state|comment|write)\b"
+# 'What did the director say about ...?': the words someone is quoted as saying. What the inspectors or the
+# report itself say is a finding, described in a sentence, not a quotation.
+QUOTE_Q = re.compile(r"^\s*what (?:did|does|do|has|have|had) "
+                     r"(?!(?:the |this |that |their |its )?(?:\d{4} )?(?:[\w-]+ )?"
+                     r"(?:inspectors?|inspection|ofsted|hmi|report|letter|visit|article|they|it)\b)"
+                     r"(?:\w+ ){1,6}?(?:say|tell|state|comment|write)\b"
                      r"|^\s*what (?:was|is) (?:\w+ ){1,6}?quoted as saying\b", re.I)
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 

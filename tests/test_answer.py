@@ -133,6 +133,17 @@ def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     assert reply["passages"]
 
 
+def test_words_only_other_reports_use_count_as_unknown_for_a_question_limited_to_one(pipeline):
+    """Return home interviews appear in 2024 only: asked about 2019, the topic is missing, not just unmatched."""
+    from qa.calibration import FEATURES
+
+    unknown = FEATURES.index("unknown_words")
+    limited = pipeline.best_candidate("What did inspectors say about return home interviews in 2019?")
+    covered = pipeline.best_candidate("What did inspectors say about return home interviews in 2024?")
+    assert limited.features[unknown] >= 2 and covered.features[unknown] == 0
+    assert pipeline.ask("What did inspectors say about return home interviews in 2019?")["abstained"]
+
+
 def test_offsets_hold_for_every_gold_question(pipeline):
     from pathlib import Path
     from eval.runner import load_gold

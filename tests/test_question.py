@@ -29,8 +29,10 @@ from qa.question import answer_type
     ("Which regional adoption agency is Barnet part of?", "named"),
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
-    ("What does the letter say about supervision?", "quote"),
-    ("What did inspectors find about supervision?", "description"),
+    ("What did the Strategic Director say about the findings?", "quote"),
+    ("What did inspectors say about return home interviews?", "description"),
+    ("What does the 2019 letter say about supervision?", "description"),
+    ("What did the monitoring visit say about care leavers?", "description"),
 ])
 def test_answer_type(question, kind):
     assert answer_type(question) == kind
