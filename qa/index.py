@@ -267,7 +267,10 @@ class Index:
         postings = self.lexical.scores
         column = self.lexical.vocab_dict[token]
         users = postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]]
-        return bool(np.isin(users, rows, assume_unique=True).any())
+        inside = np.zeros(int(postings["num_docs"]), dtype=bool)
+        inside[rows] = True
+        # a common word is met early: look in chunks rather than through all its postings
+        return any(inside[users[start:start + 4096]].any() for start in range(0, len(users), 4096))
 
     def sentence_hubness_of(self, row: int) -> np.ndarray:
         """Hubness of passage `row`'s sentences (zeros for an index built without it)."""

@@ -174,3 +174,13 @@ def test_hubness_ignores_a_sentence_itself_and_a_sample_keeps_the_order():
     sampled = sentence_hubness(vectors, neighbours=5, sample=60)
     assert spearmanr(exact, sampled).correlation > 0.8
     assert sentence_hubness(vectors[:1]).tolist() == [0.0]
+
+
+def test_the_bm25_postings_tell_which_reports_use_a_word(index_dir):
+    index = load_index(index_dir)
+    rows_of = {d: index.document_rows[d] for d in index.documents}
+    letter = next(d for d in rows_of if "letter-to-children" in d)
+    report = next(d for d in rows_of if "ilacs" in d)
+    assert index.uses_within("supervis", rows_of[report]) and not index.uses_within("supervis", rows_of[letter])
+    assert index.uses_within("children", rows_of[letter])
+    assert not index.uses_within("no-such-word", np.arange(len(index.passages)))
