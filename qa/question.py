@@ -129,6 +129,11 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
                             "ofsted inspectorate"))
 
 
+# 'What did inspectors find about X?': the verb only frames the question; X is what it asks about
+FRAME_VERB = re.compile(r"^\s*what (?:did|do|does|have|has) (?:\w+ ){1,4}?(say|find|tell|report|note|think|write|comment|"
+                        r"conclude|observe|see)\s+(?:about|of|on|regarding|in relation to)\b", re.I)
+
+
 def analyse(text: str) -> Question:
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
@@ -137,6 +142,10 @@ def analyse(text: str) -> Question:
     topical = [t for t in content if t not in DOCUMENT_WORDS]
     if len(topical) >= 2:
         content = topical
+    frame = FRAME_VERB.search(bare)
+    if frame:
+        verb = set(tokens(frame.group(1)))
+        content = [t for t in content if t not in verb] or content
     verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
     verbs = tuple(tokens(verb.group(1))) if verb else ()
     counted = re.search(r"\b(?:how many|what (?:percentage|proportion|share|number) of|how much)\s+((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"

@@ -144,6 +144,13 @@ def test_words_only_other_reports_use_count_as_unknown_for_a_question_limited_to
     assert pipeline.ask("What did inspectors say about return home interviews in 2019?")["abstained"]
 
 
+def test_the_verb_that_frames_the_question_is_not_what_it_asks_about(pipeline):
+    """'find' in 'what did inspectors find about supervision' must not be answered by 'the things inspectors found'."""
+    assert pipeline.ask("What did inspectors find about supervision in 2019?")["abstained"]  # the 2019 letter is silent
+    reply = pipeline.ask("What did inspectors find about supervision in 2017?")
+    assert not reply["abstained"] and "supervision" in reply["answer"]["text"]
+
+
 def test_offsets_hold_for_every_gold_question(pipeline):
     from pathlib import Path
     from eval.runner import load_gold

@@ -84,6 +84,15 @@ def test_quotations_are_the_words_said_without_marks_or_attribution():
     assert found(spans.quotations, "It tells you the main things that inspectors found.") == []
 
 
+def test_the_verb_framing_a_question_is_not_content():
+    from qa.question import analyse
+
+    assert analyse("What did inspectors find about supervision?").content == ("supervis",)
+    assert analyse("What do foster carers think of the support they get?").content[:2] == ("foster", "carer")
+    assert "think" not in analyse("What do foster carers think of the support they get?").content
+    assert "find" in analyse("Did the visit find that practice had improved?").content  # here it is asked about
+
+
 def test_irregular_verb_forms_meet_their_base_form():
     from qa.text import tokens
 
