@@ -260,14 +260,17 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     aliases = aliases or {}
     missing = {t for t in q.content if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
                and t not in META_WORDS and t not in aliases}
+    outside = set()
     if scope is not None:  # words the corpus uses, but none of the reports the question is limited to
-        missing |= {t for t in q.content if t not in missing and not t.isdigit() and t not in META_WORDS
-                    and index.document_frequency.get(t, 0) > 0 and not index.uses_within(t, scope)}
-    if missing:  # the words that only phrase the question ('already', 'someone') do not count
-        missing -= tagger.phrasing_stems(q.text)
+        outside = {t for t in q.content if t not in missing and not t.isdigit() and t not in META_WORDS
+                   and index.document_frequency.get(t, 0) > 0 and not index.uses_within(t, scope)}
+    if missing or outside:  # the words that only phrase the question ('already', 'someone') do not count
+        phrasing = tagger.phrasing_stems(q.text)
+        missing, outside = missing - phrasing, outside - phrasing
     weights = {t: index.idf(t) for t in q.content if t in missing or index.document_frequency.get(t, 0) > 0
                or t in aliases or t.isdigit()}
     unknown = sum(1 for t in q.content if t in missing)
+    unknown_here = unknown + sum(1 for t in q.content if t in outside)  # penalised like unknown ones
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     plural = bool(PLURAL_Q.search(q.text))
     question_words = set(q.words)
@@ -283,7 +286,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         if passage.kind == "signature":  # it stands for the whole letter it signs, not for its section
             section_words = set(tokens(f"{hit.document.title} {hit.document.kind}")) | AUTHOR_WORDS
         section_fit = W_SECTION * _coverage(weights, section_words, aliases)
-        base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown + section_fit
+        base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown_here + section_fit
         if passage.kind == "list" and "list" in kinds:
             lines = passage.text.split("\n")
             offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
