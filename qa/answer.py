@@ -262,8 +262,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                and t not in META_WORDS and t not in aliases}
     outside = set()
     if scope is not None:  # words the corpus uses, but none of the reports the question is limited to
-        outside = {t for t in q.content if t not in missing and not t.isdigit() and t not in META_WORDS
-                   and index.document_frequency.get(t, 0) > 0 and not index.uses_within(t, scope)}
+        outside = index.unused_within([t for t in q.content if t not in missing and not t.isdigit()
+                                       and t not in META_WORDS and index.document_frequency.get(t, 0) > 0], scope)
     if missing or outside:  # the words that only phrase the question ('already', 'someone') do not count
         phrasing = tagger.phrasing_stems(q.text)
         missing, outside = missing - phrasing, outside - phrasing

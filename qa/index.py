@@ -261,16 +261,27 @@ class Index:
         return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
 
     def uses_within(self, token: str, rows: np.ndarray) -> bool:
-        """Does any of these passages use the (stemmed) token? Read from the BM25 postings."""
-        if self.lexical is None or token not in self.lexical.vocab_dict:
-            return False
-        postings = self.lexical.scores
-        column = self.lexical.vocab_dict[token]
-        users = postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]]
-        inside = np.zeros(int(postings["num_docs"]), dtype=bool)
+        """Does any of these passages use the (stemmed) token?"""
+        return not self.unused_within([token], rows)
+
+    def unused_within(self, tokens: list[str], rows: np.ndarray) -> set[str]:
+        """The (stemmed) tokens none of these passages use, read from the BM25 postings."""
+        if self.lexical is None:
+            return set(tokens)
+        postings, vocabulary = self.lexical.scores, self.lexical.vocab_dict
+        inside = np.zeros(int(postings["num_docs"]), dtype=bool)  # one mask for all the tokens
         inside[rows] = True
-        # a common word is met early: look in chunks rather than through all its postings
-        return any(inside[users[start:start + 4096]].any() for start in range(0, len(users), 4096))
+        unused = set()
+        for token in tokens:
+            column = vocabulary.get(token)
+            if column is None:
+                unused.add(token)
+                continue
+            users = postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]]
+            # a common word is met early: look in chunks rather than through all its postings
+            if not any(inside[users[start:start + 4096]].any() for start in range(0, len(users), 4096)):
+                unused.add(token)
+        return unused
 
     def sentence_hubness_of(self, row: int) -> np.ndarray:
         """Hubness of passage `row`'s sentences (zeros for an index built without it)."""
