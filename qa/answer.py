@@ -215,8 +215,8 @@ def _history(found: list) -> list[HistoryStep]:
 # ---------------------------------------------------------------- spans from passages
 
 def _coverage(question_weights: dict[str, float], words: set[str], aliases: Aliases | None = None) -> float:
-    """Share of the question's (idf-weighted) words found in `words`; a word the reports never use
-    counts by its aliases, as much as they are alike."""
+    """Share of the question's (idf-weighted) words found in `words`; a word that is not there counts by
+    its aliases (a multi-word alias only when all its words are), as much as they are alike."""
     total = sum(question_weights.values())
     if total == 0:
         return 0.0
@@ -225,7 +225,8 @@ def _coverage(question_weights: dict[str, float], words: set[str], aliases: Alia
         if t in words:
             found += w
         elif aliases and t in aliases:
-            found += w * max((similarity for alias, similarity in aliases[t] if alias in words), default=0.0)
+            found += w * max((similarity for alias, similarity in aliases[t]
+                              if alias in words or (" " in alias and words.issuperset(alias.split()))), default=0.0)
     return found / total
 
 

@@ -20,6 +20,8 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/word_stems.npy, word_vectors.npy, word_keys.npy   the corpus vocabulary (one
                                           word per stem) and its embeddings, for question words the
                                           reports never use ('dads' -> 'fathers')
+    index_store/<version>/glossary.json   abbreviations and glosses the reports define ('multi-agency
+                                          safeguarding hub (MASH)'), as stems (qa.glossary)
 
 A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
 index in place; a lock file refuses a second build while one runs.
@@ -51,13 +53,14 @@ import numpy as np
 
 from qa.chunk import split_document
 from qa.embed import Embedder, embedder_for
+from qa.glossary import Glossary, definitions
 from qa.text import stemmed_words
 from qa.types import Document, Judgement, Paragraph, Passage
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
@@ -180,6 +183,7 @@ class Index:
     document_lines: dict[str, tuple[int, int]] = field(default_factory=dict)  # byte range in documents.jsonl
     word_stems: np.ndarray | None = None  # the corpus vocabulary (bytes), one embedded word per stem
     word_vectors: np.ndarray | None = None  # their embeddings, memory-mapped
+    glossary: Glossary = field(default_factory=Glossary)  # abbreviations and glosses the reports define
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -524,15 +528,19 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
     started = time.perf_counter()
     titles = {d.id: d.title for d in documents}
     passages = [p for d in documents for p in split_document(d)]
+    glossary = Glossary.from_definitions(found for d in documents for found in definitions(d.text))
     texts = [p.index_text(titles[p.document_id]) for p in passages]
-    keys = [_text_key(t) for t in texts]
+    # what the model embeds has the reports' abbreviations spelled out, as the questions' have (qa.glossary);
+    # BM25 keeps the words as written and expands the question instead
+    embedded_texts = [glossary.spell_out(t) for t in texts]
+    keys = [_text_key(t) for t in embedded_texts]
     fingerprint = corpus_fingerprint(documents)
     staging = index_dir / f".staging-{os.getpid()}-{int(time.time() * 1000)}"
     staging.mkdir(parents=True)
     try:
         cache = _cached_vectors(index_dir, "passage_keys.npy", "vectors.npy", embedder.name)
-        vectors, embedded = _embed_with_cache(texts, keys, cache, embedder, progress, staging / "vectors.npy")
-        del cache
+        vectors, embedded = _embed_with_cache(embedded_texts, keys, cache, embedder, progress, staging / "vectors.npy")
+        del cache, embedded_texts
         sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
         sentence_keys = [_text_key(t) for t in sentences]
         cache = _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name)
@@ -573,6 +581,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         np.save(staging / "sentence_keys.npy", np.array(sentence_keys, dtype="S40"))
         np.save(staging / "sentence_offsets.npy", offsets)
         (staging / "lexicon.json").write_text(json.dumps(frequency), encoding="utf-8")
+        (staging / "glossary.json").write_text(json.dumps(glossary.to_json()), encoding="utf-8")
         faiss.write_index(dense_index_for(vectors), str(staging / "dense.faiss"))
         if passages:
             lexical = bm25s.BM25()
@@ -588,6 +597,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "passages": len(passages),
             "sentences": len(sentence_keys),
             "words": len(vocabulary),
+            "glossary": len(glossary.terms),
             "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
@@ -668,4 +678,5 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     frequency = json.loads((folder / "lexicon.json").read_text(encoding="utf-8"))
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
                  sentence_offsets, hubness, frequency, document_lines=lines, word_stems=np.load(folder / "word_stems.npy"),
-                 word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"))
+                 word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"),
+                 glossary=Glossary.from_json(json.loads((folder / "glossary.json").read_text(encoding="utf-8"))))

@@ -10,7 +10,7 @@ from typing import Any
 from qa import answer as answering, tagger
 from qa.embed import Embedder
 from qa.index import Index, current_version, index_embedder, load_index
-from qa.retrieve import Mode, Retriever, question_filters, retrieval_query, validate_filters
+from qa.retrieve import Mode, Retriever, question_filters, validate_filters
 from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class Pipeline:
         stated = {k: v for k, v in question_filters(question).items() if k not in applied}
         applied |= stated
         retriever = self.retriever  # one consistent index for the whole request
-        vector = self.embedder.encode([retrieval_query(question)])[0] if mode != "lexical" else None
+        vector = self.embedder.encode([retriever.embedding_query(question)])[0] if mode != "lexical" else None
         pool = max(top_k, answering.READ_DEPTH)
         aliases = retriever.aliases(question) if mode != "dense" else {}
         hits = retriever.search(question, pool, applied, mode, query_vector=vector, aliases=aliases)
@@ -110,7 +110,7 @@ class Pipeline:
         """The reader's best answer with its raw score, threshold ignored (for calibration)."""
         question = question.strip()
         filters = question_filters(question)
-        vector = self.embedder.encode([retrieval_query(question)])[0]
+        vector = self.embedder.encode([self.retriever.embedding_query(question)])[0]
         aliases = self.retriever.aliases(question)
         hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector, aliases=aliases)
         if not hits:

@@ -126,15 +126,20 @@ class Retriever:
         self._word_vectors: dict[str, np.ndarray] = {}
 
     def aliases(self, question: str) -> dict[str, tuple[tuple[str, float], ...]]:
-        """Question words the reports never use, mapped to the corpus words nearest in meaning (by the
-        model's embedding of the words alone): 'dads' -> 'fathers', 'autistic' -> 'autism'. Words with no
-        close neighbour stay unknown (a council the corpus does not cover, a 'mayor')."""
+        """Question words mapped to corpus words that stand for them, each with how alike they are:
+        - the other form of a term the reports define ('LADO' <-> 'local authority designated officer',
+          'coronavirus' <-> 'COVID-19'), as space-joined stems that must all be present (qa.glossary);
+        - for words the reports never use, the corpus words nearest in meaning (by the model's embedding
+          of the words alone): 'dads' -> 'fathers', 'autistic' -> 'autism'. Words with no close neighbour
+          stay unknown (a council the corpus does not cover, a 'mayor')."""
+        pairs = stemmed_words(retrieval_query(question))
+        defined = self.index.glossary.aliases(stem for stem, _ in pairs)
         unknown: dict[str, str] = {}
-        for stem, word in stemmed_words(retrieval_query(question)):
-            if stem not in self.index.document_frequency and word.isalpha() and len(word) > 2:
+        for stem, word in pairs:
+            if stem not in self.index.document_frequency and stem not in defined and word.isalpha() and len(word) > 2:
                 unknown.setdefault(stem, word)
         if not unknown:
-            return {}
+            return defined
         known = self._word_vectors  # server threads share the cache: read one dict, replace it when full
         found = {w: known[w] for w in unknown.values() if w in known}
         missing = [w for w in unknown.values() if w not in found]
@@ -145,7 +150,11 @@ class Retriever:
             known.update((w, found[w]) for w in missing)
         vectors = np.stack([found[w] for w in unknown.values()])
         found = self.index.similar_words(vectors, ALIAS_MIN_SIMILARITY, ALIASES_PER_WORD)
-        return {stem: tuple(near) for stem, near in zip(unknown, found) if near}
+        return defined | {stem: tuple(near) for stem, near in zip(unknown, found) if near}
+
+    def embedding_query(self, question: str) -> str:
+        """What the embedding model reads for the question: the retrieval query, abbreviations spelled out."""
+        return self.index.glossary.spell_out(retrieval_query(question))
 
     def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows of passages whose documents pass the filters (cached: the index never changes under us)."""
@@ -174,7 +183,7 @@ class Retriever:
         aliases: dict[str, tuple[tuple[str, float], ...]] | None = None,
     ) -> list[Hit]:
         """Passages ranked for the question, best first, each with its fused score in [0, 1]. BM25 also
-        looks for the corpus words that stand for question words the reports never use (`aliases`)."""
+        looks for the corpus words that stand for question words (`aliases`)."""
         allowed = self.allowed_rows(filters or {})
         if allowed is not None and len(allowed) == 0:
             return []
@@ -183,13 +192,15 @@ class Retriever:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if mode in ("hybrid", "dense"):
-            vector = query_vector if query_vector is not None else self.embedder.encode([query])[0]
+            vector = query_vector if query_vector is not None else self.embedder.encode([self.embedding_query(question)])[0]
             rows, scores = self.index.search_dense(vector, pool, allowed)
             dense = {row: self._sentence_blend(row, score, vector) for row, score in zip(rows.tolist(), scores.tolist())}
         if mode in ("hybrid", "lexical"):
             if aliases is None:
                 aliases = self.aliases(question)
-            expanded = tokens(query) + [alias for near in aliases.values() for alias, _ in near]
+            asked = tokens(query)
+            expanded = asked + list(dict.fromkeys(stem for near in aliases.values() for alias, _ in near
+                                                  for stem in alias.split() if stem not in asked))
             rows, scores = self.index.search_lexical(expanded, pool, allowed)
             lexical = dict(zip(rows.tolist(), scores.tolist()))
         fused = self._fuse(dense, lexical, mode, question)

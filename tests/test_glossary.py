@@ -1,0 +1,72 @@
+"""Abbreviations and glosses the reports define: read from the text, used in both directions."""
+from __future__ import annotations
+
+from qa.glossary import Definition, Glossary, definitions
+from qa.text import tokens
+
+TEXT = """An impressive multi-agency safeguarding hub (MASH) is overseen by a manager. Personal advisers (PAs)
+keep in touch. Inspectors spoke to the Children and Family Court Advisory and Support Service (Cafcass).
+Cases are rated with the BRAG (blue, red, amber, green) system. During the COVID-19 (coronavirus) pandemic,
+most case types: financial remedy (76%). You may reuse this information (not including logos). Children were
+adopted through a regional adoption agency (Adopt London North). See the plan (paragraph 12)."""
+
+
+def test_definitions_are_read_from_the_text_and_nothing_else():
+    found = list(definitions(TEXT))
+    assert found == [
+        Definition("MASH", "multi-agency safeguarding hub"),
+        Definition("PAs", "Personal advisers"),
+        Definition("Cafcass", "Children and Family Court Advisory and Support Service"),
+        Definition("BRAG", "blue red amber green"),
+        Definition("COVID-19", "coronavirus"),
+    ]
+
+
+def test_a_question_using_either_form_gets_the_other_as_an_alias():
+    glossary = Glossary.from_definitions(definitions(TEXT))
+    assert glossary.aliases(tokens("What did inspectors say about the MASH?")) == {
+        "mash": (("multi agenc safeguard hub", 0.95),)}
+    long_form = glossary.aliases(tokens("How good is the multi-agency safeguarding hub?"))
+    assert set(long_form) == {"multi", "agenc", "safeguard", "hub"}
+    assert all(near == (("mash", 0.95),) for near in long_form.values())
+    # part of a long form is not the term: 'safeguarding' alone does not mean the MASH
+    assert glossary.aliases(tokens("How is safeguarding managed?")) == {}
+    assert glossary.aliases(tokens("What about coronavirus?")) == {"coronavirus": (("covid", 0.95),)}
+
+
+def test_abbreviations_are_spelled_out_once_for_the_embedding_model():
+    glossary = Glossary.from_definitions(definitions(TEXT))
+    assert (glossary.spell_out("Do PAs and the MASH help? PAs again.")
+            == "Do PAs (Personal advisers) and the MASH (multi-agency safeguarding hub) help? PAs again.")
+    # already spelled out, part of another word, or a one-word gloss the model knows: left alone
+    assert glossary.spell_out("Personal advisers (PAs) help.") == "Personal advisers (PAs) help."
+    assert glossary.spell_out("A MASH-like team") == "A MASH-like team"
+    assert glossary.spell_out("After COVID-19, what changed?") == "After COVID-19, what changed?"
+    assert Glossary().spell_out("Do PAs help?") == "Do PAs help?"
+
+
+def test_the_index_keeps_the_corpus_definitions(pipeline):
+    terms = {(t.short, t.long) for t in pipeline.index.glossary.terms}
+    assert {("LADO", "local authority designated officer"), ("PAs", "Personal advisers"),
+            ("IROs", "Independent reviewing officers"), ("COVID-19", "coronavirus")} <= terms
+    assert pipeline.index.manifest["glossary"] == len(pipeline.index.glossary.terms)
+
+
+def test_an_abbreviation_in_the_question_finds_passages_that_spell_it_out(pipeline):
+    """The model does not know 'IROs'; spelled out, the question meets the passages about reviewing officers."""
+    reply = pipeline.ask("Do IROs challenge social workers?")
+    assert "IROs" in reply["passages"][0]["text"]
+
+
+def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviation(pipeline):
+    """'personal advisers' is written 'PAs' after its first use: the answer's words count as matched."""
+    question = "Do personal advisers keep in touch with young people?"
+    with_glossary = pipeline.ask(question)
+    glossary, pipeline.index.glossary = pipeline.index.glossary, Glossary()
+    try:
+        without = pipeline.ask(question)
+    finally:
+        pipeline.index.glossary = glossary
+    assert not with_glossary["abstained"]
+    assert with_glossary["answer"]["text"].startswith("PAs ensure that they keep in touch with their young people")
+    assert with_glossary["answer"]["confidence"] > (without["answer"] or without["candidate"])["confidence"] + 0.1
