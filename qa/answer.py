@@ -46,6 +46,9 @@ UNKNOWN_WORD_PENALTY = 0.3
 DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
 MARGIN_WINDOW = 1.0  # candidates further than this below the best cannot change its margin
 PLURAL_Q = re.compile(r"\b(?:were|are|inspectors|people|who were)\b", re.I)
+# 'Who is/was/has ...', 'the lead inspector', 'who signed': one person. Unmarked ('Who carried out the visit?')
+# is answered by everyone a sentence names together.
+SINGULAR_Q = re.compile(r"^\s*who (?:is|was|has)\b|\b(?:lead|sole|only|one|signed|wrote)\b", re.I)
 # a letter's sign-off is about signing and writing it: it answers 'who signed/wrote the letter?'
 AUTHOR_WORDS = frozenset(tokens("sign signed wrote written write authored author sent send letter"))
 # question words too general to count as unknown when the corpus lacks them
@@ -57,6 +60,7 @@ TYPE_FIT: dict[str, dict[str, float]] = {
     "duration": {"duration": 0.3},
     "money": {"money": 0.35},
     "contact": {"contact": 0.35},
+    "identity": {"person": 0.35},
     "person": {"person": 0.35, "agent": 0.3, "org": 0.1, "phrase": 0.15},
     "named": {"phrase": 0.3, "quoted": 0.4, "org": 0.2},
     "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
@@ -273,7 +277,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     unknown = sum(1 for t in q.content if t in missing)
     unknown_here = unknown + sum(1 for t in q.content if t in outside)  # penalised like unknown ones
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
-    plural = bool(PLURAL_Q.search(q.text))
+    together = 0.1 if PLURAL_Q.search(q.text) else 0.0 if SINGULAR_Q.search(q.text) else 0.05  # for 'A and B'
     question_words = set(q.words)
     pool: list[tuple[float, Answer, Hit, tuple[float, float, float]]] = []
     best_score: float | None = None
@@ -334,8 +338,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
                         continue  # the question already states this date
                     extra += _date_specificity(text)
-                if plural and candidate.type == "person" and " and " in text:
-                    extra += 0.1
+                if candidate.type == "person" and " and " in text:
+                    extra += together
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):
                     extra += 0.05
                 score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty + extra

@@ -8,7 +8,7 @@ from typing import Literal
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
-AnswerType = Literal["grade", "history", "date", "duration", "money", "contact", "person", "named", "quantity",
+AnswerType = Literal["grade", "history", "date", "duration", "money", "contact", "identity", "person", "named", "quantity",
                      "list", "yesno", "reason", "place", "quote", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
@@ -29,6 +29,9 @@ CONTACT_Q = re.compile(r"\b(?:(?:tele)?phone|fax|helpline|contact)\s+(?:number|d
                        r"\bhow (?:do|can|should|could) (?:i|you|we|people|families|parents) (?:contact|reach|call|phone|email)\b",
                        re.I)
 PERSON_Q = re.compile(r"^\s*(who|whom|to whom|by whom)\b", re.I)
+# 'Who is the lead inspector?', 'Who were the inspectors?': who holds a role, so a name answers it, not another
+# role ('Who leads the programme?' and 'Who is responsible for ...?' may be answered by a role)
+IDENTITY_Q = re.compile(r"^\s*who (?:is|was|are|were) (?:the|a|an|its|their|his|her|\w+['’]s)\s+(?!(?:one|ones)\b)", re.I)
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
                         r"what number|average|how frequently)\b", re.I)
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
@@ -94,7 +97,7 @@ def answer_type(text: str) -> AnswerType:
 
 TYPE_RULES: tuple[tuple[re.Pattern, AnswerType], ...] = (
     (CONTACT_Q, "contact"), (MONEY_Q, "money"), (DURATION_Q, "duration"), (QUANTITY_Q, "quantity"),
-    (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (QUOTE_Q, "quote"), (PLACE_Q, "place"), (NAMED_Q, "named"),
+    (IDENTITY_Q, "identity"), (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (QUOTE_Q, "quote"), (PLACE_Q, "place"), (NAMED_Q, "named"),
     (YESNO_Q, "yesno"),
 )
 
