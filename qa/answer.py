@@ -43,6 +43,8 @@ W_RANK = 0.15
 W_NOVELTY = 0.2
 W_SECTION = 0.3
 UNKNOWN_WORD_PENALTY = 0.3
+LIST_ITEM_PENALTY = 0.3  # a list item names an area ('Return home interviews informing safety plans.'): a
+# question about what was found or said is better answered by a sentence that says something about it
 DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
 MARGIN_WINDOW = 1.0  # candidates further than this below the best cannot change its margin
 PLURAL_Q = re.compile(r"\b(?:were|are|inspectors|people|who were)\b", re.I)
@@ -296,7 +298,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             lines = passage.text.split("\n")
             offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
             coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases)
-            score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] + W_NOVELTY + (
+            penalty = LIST_ITEM_PENALTY if q.type != "list" else 0.0
+            score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] - penalty + W_NOVELTY + (
                 W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
             answer = Answer(passage.text[offset:], 0.0, passage.id, offset, len(passage.text), "list", score)
             pool.append((score, answer, hit, (float(np.max(sims)) if sims is not None and len(sims) else 0.0,
@@ -338,6 +341,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
                         continue  # the question already states this date
                     extra += _date_specificity(text)
+                if passage.kind == "list" and candidate.type in SENTENCE_LIKE:
+                    extra -= LIST_ITEM_PENALTY
                 if candidate.type == "person" and " and " in text:
                     extra += together
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):

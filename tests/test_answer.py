@@ -85,6 +85,15 @@ def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
     assert reply["answer"]["text"] == "The director of children’s services"
 
 
+def test_what_inspectors_found_is_a_finding_not_the_list_item_naming_the_area(pipeline):
+    """The 2024 report lists 'Return home interviews informing safety plans...' under 'What needs to
+    improve?'; what the inspection found about them is said in a sentence further on."""
+    reply = pipeline.ask("What did the 2024 inspection find about return home interviews?")
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["type"] != "list"
+    assert "return home interviews are not consistently completed" in reply["answer"]["text"]
+
+
 def test_list_answer_for_what_needs_to_improve(pipeline):
     reply = pipeline.ask("What needs to improve according to the 2024 inspection?")
     assert reply["answer"]["type"] == "list"
