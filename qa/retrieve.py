@@ -16,7 +16,7 @@ from qa.types import Document, Hit
 Mode = Literal["hybrid", "dense", "lexical"]
 FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
 DENSE_WEIGHT = 0.5
-SENTENCE_WEIGHT = 0.7
+SENTENCE_WEIGHT = 0.6
 LEXICAL_SCALE = 8.0
 CANDIDATES = 100
 ALIAS_MIN_SIMILARITY = 0.72  # a question word the reports never use stands for corpus words at least this close
