@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
@@ -42,13 +42,26 @@ LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recomme
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
 YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
 REASON_Q = re.compile(r"^\s*why\b", re.I)
-# 'What did the director say about ...?': the words someone is quoted as saying. What the inspectors or the
-# report itself say is a finding, described in a sentence, not a quotation.
-QUOTE_Q = re.compile(r"^\s*what (?:did|does|do|has|have|had) "
-                     r"(?!(?:the |this |that |their |its )?(?:\d{4} )?(?:[\w-]+ )?"
-                     r"(?:inspectors?|inspection|ofsted|hmi|report|letter|visit|article|they|it)\b)"
-                     r"(?:\w+ ){1,6}?(?:say|tell|state|comment|write)\b"
-                     r"|^\s*what (?:was|is) (?:\w+ ){1,6}?quoted as saying\b", re.I)
+# 'What did <source> say/find/think (about) ...?'. Said by someone, it asks for their words (a quotation);
+# said by the inspectors or the report itself, it asks for a finding, described in a sentence. Either way
+# the verb followed by 'about' only frames the question: 'What did inspectors find about X?' asks about X.
+REPORTED = re.compile(r"^\s*what (?:did|does|do|has|have|had) (?P<source>(?:\w+ ){1,6}?)"
+                      r"(?P<verb>say|tell|state|comment|write|find|report|note|think|conclude|observe|see)\b"
+                      r"(?P<about>\s+(?:about|of|on|regarding|in relation to)\b)?", re.I)
+QUOTING_VERBS = frozenset("say tell state comment write".split())
+INSPECTION_SOURCE = re.compile(r"(?:the |this |that |their |its )?(?:\d{4} )?(?:[\w-]+ )?"
+                               r"(?:inspectors?|inspection|ofsted|hmi|report|letter|visit|article|they|it)\b", re.I)
+QUOTED_AS = re.compile(r"^\s*what (?:was|is) (?:\w+ ){1,6}?quoted as saying\b", re.I)
+
+
+def asks_for_quotation(text: str) -> bool:
+    """'What did Chris Munday say about the findings?', not 'What did the 2019 letter say about ...?'."""
+    reported = REPORTED.search(text)
+    if reported and reported.group("verb").lower() in QUOTING_VERBS:
+        return not INSPECTION_SOURCE.match(reported.group("source"))
+    return bool(QUOTED_AS.search(text))
+
+
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 
 AREAS = (
@@ -89,16 +102,17 @@ def answer_type(text: str) -> AnswerType:
         return "date"
     if GRADE_Q.search(text) and not QUANTITY_Q.search(text):
         return "history" if HISTORY_Q.search(text) else "grade"
-    for pattern, kind in TYPE_RULES:
-        if pattern.search(text):
+    for test, kind in TYPE_RULES:
+        if test(text):
             return kind
     return "description"
 
 
-TYPE_RULES: tuple[tuple[re.Pattern, AnswerType], ...] = (
-    (CONTACT_Q, "contact"), (MONEY_Q, "money"), (DURATION_Q, "duration"), (QUANTITY_Q, "quantity"),
-    (IDENTITY_Q, "identity"), (PERSON_Q, "person"), (LIST_Q, "list"), (REASON_Q, "reason"), (QUOTE_Q, "quote"), (PLACE_Q, "place"), (NAMED_Q, "named"),
-    (YESNO_Q, "yesno"),
+TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
+    (CONTACT_Q.search, "contact"), (MONEY_Q.search, "money"), (DURATION_Q.search, "duration"),
+    (QUANTITY_Q.search, "quantity"), (IDENTITY_Q.search, "identity"), (PERSON_Q.search, "person"),
+    (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"), (PLACE_Q.search, "place"),
+    (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
 )
 
 
@@ -132,11 +146,6 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
                             "ofsted inspectorate"))
 
 
-# 'What did inspectors find about X?': the verb only frames the question; X is what it asks about
-FRAME_VERB = re.compile(r"^\s*what (?:did|do|does|have|has) (?:\w+ ){1,4}?(say|find|tell|report|note|think|write|comment|"
-                        r"conclude|observe|see)\s+(?:about|of|on|regarding|in relation to)\b", re.I)
-
-
 def analyse(text: str) -> Question:
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
@@ -145,9 +154,9 @@ def analyse(text: str) -> Question:
     topical = [t for t in content if t not in DOCUMENT_WORDS]
     if len(topical) >= 2:
         content = topical
-    frame = FRAME_VERB.search(bare)
-    if frame:
-        verb = set(tokens(frame.group(1)))
+    frame = REPORTED.search(bare)
+    if frame and frame.group("about"):
+        verb = set(tokens(frame.group("verb")))
         content = [t for t in content if t not in verb] or content
     verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
     verbs = tuple(tokens(verb.group(1))) if verb else ()
