@@ -131,6 +131,11 @@ class Pipeline:
     def documents(self) -> list[dict[str, Any]]:
         return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]
 
+    def glossary(self) -> list[dict[str, str]]:
+        """The abbreviations and glosses the reports define, by short form (for the page's tooltips)."""
+        terms = sorted(self.index.glossary.terms, key=lambda t: (t.short.lower(), t.long.lower()))
+        return [{"short": t.short, "long": t.long} for t in terms]
+
     def document(self, document_id: str) -> dict[str, Any] | None:
         document = self.index.document(document_id)
         if document is None:

@@ -72,9 +72,19 @@ def test_health_documents_and_one_document(server):
 def test_openapi_description_is_generated_and_covers_the_endpoints(server):
     spec = requests.get(f"{server}/api/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.")
-    assert {"/api/ask", "/api/health", "/api/documents", "/api/documents/{document_id}"} <= set(spec["paths"])
+    assert {"/api/ask", "/api/health", "/api/documents", "/api/documents/{document_id}",
+            "/api/glossary"} <= set(spec["paths"])
     ask_schema = spec["components"]["schemas"]["AskRequest"]
     assert ask_schema["additionalProperties"] is False and "question" in ask_schema["required"]
+
+
+def test_glossary_lists_the_abbreviations_the_reports_define(server):
+    response = requests.get(f"{server}/api/glossary", timeout=10)
+    assert response.status_code == 200
+    terms = {t["short"]: t["long"] for t in response.json()["terms"]}
+    assert terms["LADO"] == "local authority designated officer"
+    assert terms["MASH"] == "multi-agency safeguarding hub"
+    assert terms["PAs"] == "Personal advisers"
 
 
 @pytest.mark.parametrize("body, status, code", [

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.conftest import start_server, stop_server
 
@@ -73,6 +74,24 @@ def test_ask_see_answer_open_citation_land_on_paragraph(browser, server):
     assert "The experiences and progress of care leavers: Good" in target.text
     assert browser.execute_script("return document.querySelector(':target') === arguments[0]", target)
     browser.save_screenshot(str(ARTIFACTS / "document.png"))
+
+
+def test_abbreviations_in_passages_show_what_they_stand_for(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "question").send_keys("What does the LADO do in 2024?", Keys.ENTER)
+    wait_for(browser, ".passage")
+    abbrs = browser.find_elements(By.CSS_SELECTOR, ".passage .body abbr")
+    assert "local authority designated officer" in {a.get_attribute("title") for a in abbrs if a.text == "LADO"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "abbreviations.png"))
+    # the passage still reads exactly as the report: the tooltips add no text
+    reply = requests.post(server + "/api/ask", json={"question": "What does the LADO do in 2024?", "top_k": 5},
+                          timeout=30).json()
+    shown = [b.get_attribute("textContent") for b in browser.find_elements(By.CSS_SELECTOR, ".passage .body")]
+    assert shown == [p["text"] for p in reply["passages"]]
 
 
 def test_not_found_state_still_shows_passages(browser, server):

@@ -152,6 +152,15 @@ class DocumentDetail(DocumentSummary):
     judgements: list[dict[str, Any]]
 
 
+class GlossaryTerm(BaseModel):
+    short: str = Field(description="the abbreviation or word as the reports write it, e.g. 'LADO'")
+    long: str = Field(description="what the reports say it stands for, e.g. 'local authority designated officer'")
+
+
+class GlossaryReply(BaseModel):
+    terms: list[GlossaryTerm]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -166,6 +175,7 @@ ROUTES = (
     ("get", "/api/health", "Service status", None, Health, (503,)),
     ("get", "/api/documents", "Documents in the index", None, DocumentList, (503,)),
     ("get", "/api/documents/{document_id}", "One document with its paragraphs", None, DocumentDetail, (404, 503)),
+    ("get", "/api/glossary", "Abbreviations the reports define, with what they stand for", None, GlossaryReply, (503,)),
 )
 
 
@@ -266,6 +276,11 @@ def document(document_id: str) -> Response:
     if found is None:
         raise ApiError(404, "document_not_found", f"no document {document_id!r}; see GET /api/documents")
     return jsonify(found)
+
+
+@api.get("/glossary")
+def glossary() -> Response:
+    return jsonify({"terms": _pipeline().glossary()})
 
 
 @api.get("/openapi.json")

@@ -16,6 +16,39 @@ function el(tag, className, text) {
   return node;
 }
 
+// Abbreviations the reports define ('LADO' -> 'local authority designated officer'), shown as tooltips.
+let abbreviations = null; // {pattern, longForms}, once /api/glossary has answered
+
+async function loadGlossary() {
+  try {
+    const response = await fetch("/api/glossary");
+    if (!response.ok) return;
+    const terms = (await response.json()).terms || [];
+    if (!terms.length) return;
+    const longForms = new Map(terms.map((t) => [t.short, t.long]));
+    const escaped = [...longForms.keys()].sort((a, b) => b.length - a.length)
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    abbreviations = {pattern: new RegExp(`(?<![\\w-])(?:${escaped.join("|")})(?![\\w-])`, "g"), longForms};
+  } catch (error) {
+    // the page works without tooltips
+  }
+}
+
+// The text as text nodes, each defined abbreviation wrapped in <abbr title="its long form">.
+function withAbbreviations(parent, text) {
+  if (!abbreviations) { parent.append(document.createTextNode(text)); return parent; }
+  let last = 0;
+  for (const match of text.matchAll(abbreviations.pattern)) {
+    parent.append(document.createTextNode(text.slice(last, match.index)));
+    const abbr = el("abbr", "", match[0]);
+    abbr.title = abbreviations.longForms.get(match[0]);
+    parent.append(abbr);
+    last = match.index + match[0].length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+  return parent;
+}
+
 function confidenceWords(p) {
   if (p >= 0.9) return "very likely right";
   if (p >= 0.75) return "likely right";
@@ -25,10 +58,10 @@ function confidenceWords(p) {
 
 function highlighted(text, start, end) {
   const body = el("p", "body");
-  if (start === undefined || start === null) { body.textContent = text; return body; }
-  body.append(document.createTextNode(text.slice(0, start)));
-  body.append(el("mark", "", text.slice(start, end)));
-  body.append(document.createTextNode(text.slice(end)));
+  if (start === undefined || start === null) return withAbbreviations(body, text);
+  withAbbreviations(body, text.slice(0, start));
+  body.append(withAbbreviations(el("mark"), text.slice(start, end)));
+  withAbbreviations(body, text.slice(end));
   return body;
 }
 
@@ -37,7 +70,7 @@ function renderAnswer(reply) {
   answerBox.hidden = false;
   if (reply.answer) {
     answerBox.className = "answer";
-    answerBox.append(el("p", "text", reply.answer.text));
+    answerBox.append(withAbbreviations(el("p", "text"), reply.answer.text));
     const pct = Math.round(reply.answer.confidence * 100);
     answerBox.append(el("p", "confidence", `Confidence: ${confidenceWords(reply.answer.confidence)} (${pct}%)`));
     if (reply.answer.history && reply.answer.history.length > 1) {
@@ -108,8 +141,10 @@ async function ask(question) {
   }
 }
 
+const glossaryLoaded = loadGlossary();
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const question = input.value.trim();
-  if (question) ask(question);
+  if (question) glossaryLoaded.then(() => ask(question));
 });
