@@ -25,7 +25,7 @@ def main() -> None:
 
     from eval.runner import load_gold
     from qa.pipeline import Pipeline
-    from qa.retrieve import question_filters, retrieval_query
+    from qa.retrieve import question_filters
 
     questions = [item.question for item in load_gold(Path("eval/gold.jsonl"))]
     pipeline = Pipeline(Path(args.index))
@@ -36,13 +36,16 @@ def main() -> None:
     encode, search, read, ask = [], [], [], []
     for _ in range(args.rounds):
         for question in questions:
-            query = retrieval_query(question)
+            query = pipeline.retriever.embedding_query(question)
             encode += timed(lambda: pipeline.embedder.encode([query]), 1)
             vector = pipeline.embedder.encode([query])[0]
             search += timed(lambda: pipeline.index.search_dense(vector, 100), 1)
             filters = question_filters(question)
-            hits = pipeline.retriever.search(question, 10, filters, query_vector=vector)
-            read += timed(lambda: pipeline.scorer.read(question, hits, pipeline.index, vector, filters), 1)
+            aliases = pipeline.retriever.aliases(question)
+            scope = pipeline.retriever.allowed_rows(filters)
+            hits = pipeline.retriever.search(question, 10, filters, query_vector=vector, aliases=aliases)
+            # the reader as Pipeline.ask calls it: with the question's aliases and the report scope
+            read += timed(lambda: pipeline.scorer.read(question, hits, pipeline.index, vector, filters, aliases, scope), 1)
             ask += timed(lambda: pipeline.ask(question), 1)
     print(f"machine: {machine()}")
     print(f"{len(questions)} gold questions x {args.rounds} rounds, warm, in-process")

@@ -68,7 +68,7 @@ TYPE_FIT: dict[str, dict[str, float]] = {
     "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
     "quantity": {"quantity": 0.3},
     "list": {"list": 0.45, "sentence": -0.1},
-    "yesno": {"sentence": 0.0, "clause": -0.03},
+    "yesno": {"sentence": 0.0, "clause": -0.08},
     "reason": {"sentence": 0.0, "clause": 0.0},
     "quote": {"quotation": 0.3, "sentence": 0.0, "clause": -0.03},
     "description": {"sentence": 0.0, "clause": -0.03, "list": -0.1},

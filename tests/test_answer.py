@@ -63,6 +63,15 @@ def test_a_yes_no_question_is_answered_by_the_finding_that_negates_it(pipeline, 
     assert finding in reply["answer"]["text"]
 
 
+def test_a_yes_no_answer_keeps_the_finding_s_qualification(pipeline):
+    """'limited improvement ..., although there is improvement in some areas': cut at the 'although', the
+    answer would say less than the report does."""
+    reply = pipeline.ask("Had practice improved by the 2017 monitoring visit?")
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == ("Overall, the visit found limited improvement in practice, "
+                                       "although there is improvement in some areas.")
+
+
 @pytest.mark.parametrize("question, name", [
     ("Who signed the 2017 monitoring visit letter?", "Louise Warren"),
     ("Who signed the focused visit letter?", "Tara Geere"),
