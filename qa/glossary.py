@@ -134,7 +134,8 @@ class Glossary:
         must all be present: 'mash' -> 'multi agenc safeguard hub', and each of those -> 'mash'."""
         asked = set(question_stems)
         found: dict[str, list[tuple[str, float]]] = {}
-        for term in self.terms:
+        touched = {id(term): term for stem in asked for term in self._by_stem.get(stem, ())}
+        for term in touched.values():
             for used, other in ((term.short_stems, term.long_stems), (term.long_stems, term.short_stems)):
                 if set(used) <= asked:
                     for stem in used:
@@ -159,6 +160,15 @@ class Glossary:
             pieces += [text[last:match.end()], f" ({term.long})"]
             last = match.end()
         return "".join(pieces) + text[last:]
+
+    @cached_property
+    def _by_stem(self) -> dict[str, list[Term]]:
+        """Terms by each stem of either form: a question looks only at the terms its words touch."""
+        index: dict[str, list[Term]] = {}
+        for term in self.terms:
+            for stem in {*term.short_stems, *term.long_stems}:
+                index.setdefault(stem, []).append(term)
+        return index
 
     @cached_property
     def _by_short(self) -> dict[str, Term]:
