@@ -31,7 +31,22 @@ CONTACT_Q = re.compile(r"\b(?:(?:tele)?phone|fax|helpline|contact)\s+(?:number|d
 PERSON_Q = re.compile(r"^\s*(who|whom|to whom|by whom)\b", re.I)
 # 'Who is the lead inspector?', 'Who were the inspectors?': who holds a role, so a name answers it, not another
 # role ('Who leads the programme?' and 'Who is responsible for ...?' may be answered by a role)
-IDENTITY_Q = re.compile(r"^\s*who (?:is|was|are|were) (?:the|a|an|its|their|his|her|\w+['’]s)\s+(?!(?:one|ones)\b)", re.I)
+IDENTITY_Q = re.compile(r"^\s*who (?:is|was|are|were) (?:the|a|an|its|their|his|her|\w+['’]s)\s+(?!(?:one|ones)\b)"
+                        r"(?P<role>(?:[\w'’-]+\s+){0,5}?[\w'’-]+)\s*(?=\b(?:for|of|in|on|at|to|with|that|who|which|from|"
+                        r"during|since|when)\b|[?,.]|$)", re.I)
+# a role an organisation holds ('Who is the regional adoption agency?') is answered by its name, not a person's
+ORGANISATION_NOUNS = frozenset("""
+agency agencies partner partners partnership partnerships inspectorate provider providers service services
+organisation organisations organization organizations council councils team teams body bodies board boards
+charity charities company companies supplier suppliers authority authorities school schools department
+departments panel panels hub hubs court courts trust trusts regulator regulators""".split())
+
+
+def asks_who_holds_a_role(text: str) -> bool:
+    """'Who is the lead member for children's services?': a person's name answers it."""
+    match = IDENTITY_Q.search(text)
+    role = words(match.group("role")) if match else []
+    return bool(role) and role[-1] not in ORGANISATION_NOUNS
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
                         r"what number|average|how frequently)\b", re.I)
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
@@ -110,7 +125,7 @@ def answer_type(text: str) -> AnswerType:
 
 TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
     (CONTACT_Q.search, "contact"), (MONEY_Q.search, "money"), (DURATION_Q.search, "duration"),
-    (QUANTITY_Q.search, "quantity"), (IDENTITY_Q.search, "identity"), (PERSON_Q.search, "person"),
+    (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"), (PERSON_Q.search, "person"),
     (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"), (PLACE_Q.search, "place"),
     (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
 )

@@ -89,9 +89,11 @@ def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
     for question in ("Who is the lead member for children's services?", "Who is the leader of the council?"):
         reply = pipeline.ask(question)
         assert reply["abstained"], reply["answer"]
-    # a role still answers who does something
+    # a role still answers who does something, and an organisation's name who an agency is
     reply = pipeline.ask("Who leads the placement transformation programme?")
     assert reply["answer"]["text"] == "The director of children’s services"
+    reply = pipeline.ask("Who is the regional adoption agency?")
+    assert reply["answer"]["text"] == "Adopt London North"
 
 
 def test_what_inspectors_found_is_a_finding_not_the_list_item_naming_the_area(pipeline):

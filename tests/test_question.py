@@ -30,6 +30,7 @@ from qa.question import answer_type
     ("Who is the lead member for children's services?", "identity"),
     ("Who were the inspectors in 2017?", "identity"),
     ("Who is Barnet's director of children's services?", "identity"),
+    ("Who is the regional adoption agency?", "person"),  # an organisation's name answers it
     ("Which regional adoption agency is Barnet part of?", "named"),
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
