@@ -20,8 +20,8 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/word_stems.npy, word_vectors.npy, word_keys.npy   the corpus vocabulary (one
                                           word per stem) and its embeddings, for question words the
                                           reports never use ('dads' -> 'fathers')
-    index_store/<version>/glossary.json   abbreviations and glosses the reports define ('multi-agency
-                                          safeguarding hub (MASH)'), as stems (qa.glossary)
+    index_store/<version>/glossary.json   abbreviations and glosses the reports define, as written
+                                          (['MASH', 'multi-agency safeguarding hub']; qa.glossary)
 
 A build writes a new version folder and then swaps CURRENT, so a killed build leaves the last good
 index in place; a lock file refuses a second build while one runs.

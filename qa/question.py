@@ -47,6 +47,8 @@ def asks_who_holds_a_role(text: str) -> bool:
     match = IDENTITY_Q.search(text)
     role = words(match.group("role")) if match else []
     return bool(role) and role[-1] not in ORGANISATION_NOUNS
+
+
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
                         r"what number|average|how frequently)\b", re.I)
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
