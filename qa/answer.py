@@ -22,7 +22,7 @@ import numpy as np
 from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
-from qa.question import Question, analyse
+from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, analyse
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.types import Answer, Document, Hit, HistoryStep, Passage
@@ -42,6 +42,7 @@ W_PASSAGE = 0.4
 W_RANK = 0.15
 W_NOVELTY = 0.2
 W_SECTION = 0.3
+W_EVENT = 0.25  # a date is the answer when the words it belongs to are the question's (spans.date_event)
 UNKNOWN_WORD_PENALTY = 0.3
 LIST_ITEM_PENALTY = 0.3  # a list item names an area ('Return home interviews informing safety plans.'): a
 # question about what was found or said is better answered by a sentence that says something about it
@@ -278,6 +279,10 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                or t in aliases or t.isdigit()}
     unknown = sum(1 for t in q.content if t in missing)
     unknown_here = unknown + sum(1 for t in q.content if t in outside)  # penalised like unknown ones
+    # 'When did the monitoring visit take place?': which event a date belongs to is told by every word of the
+    # question, the words naming the report included
+    event_weights = weights | {t: index.idf(t) for t in q.words & DOCUMENT_WORDS if index.document_frequency.get(t, 0)}
+    future = bool(FUTURE_Q.search(q.text))
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     together = 0.1 if PLURAL_Q.search(q.text) else 0.0 if SINGULAR_Q.search(q.text) else 0.05  # for 'A and B'
     question_words = set(q.words)
@@ -330,6 +335,9 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     local = (_coverage(weights, set(span_words) | section_words, aliases)
                              + 0.5 * _coverage(weights, set(tokens(rest)), aliases))
                     extra -= 0.003 * length + 0.004 * max(0, length - 25)
+                elif candidate.type == "date":  # the words the date belongs to, the report's own words included
+                    local = _coverage(event_weights, set(tokens(spans.date_event(sentence, candidate.start))), aliases)
+                    extra += W_EVENT * local
                 else:
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
                     local = _coverage(weights, set(tokens(rest)), aliases)
@@ -340,6 +348,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if candidate.type == "date":
                     if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
                         continue  # the question already states this date
+                    if future and (spans.date_month(text) or "") <= _written(hit.document):
+                        continue  # asked what comes next: a date the report looks back on cannot answer
                     extra += _date_specificity(text)
                 if passage.kind == "list" and candidate.type in SENTENCE_LIKE:
                     extra -= LIST_ITEM_PENALTY
@@ -383,6 +393,11 @@ def _counts(sentence: str, candidate, q: Question) -> bool:
         return True
     following = tokens(sentence[candidate.end:candidate.end + 60])[:4]
     return q.focus[-1] in following or q.focus[-1] in tokens(sentence[candidate.start:candidate.end])
+
+
+def _written(document: Document) -> str:
+    """The month a report was written in, as 'YYYY-MM' ('' when it is not known)."""
+    return max((d for d in (document.date, document.period_end) if d), default="")[:7]
 
 
 def _overlaps(a: Answer, b: Answer) -> bool:

@@ -15,8 +15,8 @@ GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|j
                      r"overall effectiveness)\b", re.I)
 HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|progress(?:ed)? since|"
                        r"since\s+(?:19|20)\d\d|between\s+(?:19|20)\d\d)\b", re.I)
-DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)\b|(?:in )?which (?:month|year|date)\b|"
-                    r"on what date\b|how long ago\b)", re.I)
+DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)s?\b|(?:in )?which (?:month|year|date)s?\b|"
+                    r"on what dates?\b|how long ago\b)", re.I)
 DURATION_Q = re.compile(r"^\s*(?:for\s+)?how long\b(?!\s+ago)|\bfor how long\b|\bhow many (?:hours|days|weeks|months|years)\b",
                         re.I)
 MONEY_Q = re.compile(r"\bhow much\b(?:(?!\?).)*\b(?:money|spen[dt]|invest(?:ed|ment)?|costs?|pa(?:y|id)|budget(?:ed)?|"
@@ -79,6 +79,8 @@ def asks_for_quotation(text: str) -> bool:
     return bool(QUOTED_AS.search(text))
 
 
+# 'When is the next inspection due?', 'When will the council open ...?': only a date after the report can answer
+FUTURE_Q = re.compile(r"\b(?:next|upcoming|forthcoming|will|shall|going to|planned for|scheduled|due(?!\s+to\b))\b", re.I)
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 
 AREAS = (

@@ -67,6 +67,14 @@ STATED_DATE = re.compile(
     rf"(?:19|20)\d{{2}}\b(?:\s+(?:and|to|until|-|–)\s+(?:19|20)\d{{2}}\b)?", re.I)
 
 
+REPORT = r"(?:ILACS\s+|Ofsted\s+)?(?:inspection|report|monitoring visit|focused visit|visit|letter|article)"
+# the report a question is set in: 'During the 2021 visit, ...', '... in the 2019 inspection?'. Its year is a
+# filter and its kind a filter or boost, so as words it would only favour passages that describe the visit
+REPORT_FRAME = re.compile(
+    rf"^\s*(?:in|during|at|from)\s+the\s+(?:{YEAR}\s+)?{REPORT}\s*,\s*"
+    rf"|,?\s*\b(?:in|during|at|from)\s+the\s+{YEAR}\s+{REPORT}\b", re.I)
+
+
 def _named_report(question: str) -> re.Match | None:
     """'the 2019 letter' in a question that also states another period ('what changed since 2017
     according to the 2019 letter?'): the report's year is the filter and the period is what is asked."""
@@ -84,12 +92,12 @@ def retrieval_query(question: str) -> str:
     if named:
         stripped = question[:named.start(1)] + question[named.end(1):]
     else:
-        stripped = STATED_DATE.sub(" ", question)
+        stripped = STATED_DATE.sub(" ", REPORT_FRAME.sub(" ", question))
     stripped = " ".join(stripped.split())
     # 'according to the inspection' names the source, which filters and the kind boost already handle
     stripped = re.sub(r",?\s*\baccording to (?:the |its |their )?[\w’' -]{0,40}?"
                       r"(?:inspection|report|visit|letter|article|inspectors|ofsted)(?:'s)?\b", "", stripped, flags=re.I)
-    stripped = re.sub(r"\s+([?.!,;:])", r"\1", stripped)
+    stripped = re.sub(r"\s+([?.!,;:])", r"\1", stripped).lstrip(" ,;:")
     return stripped or question
 
 

@@ -102,6 +102,34 @@ def dates(text: str) -> Iterator[Candidate]:
             yield Candidate(match.start(), match.end(), "date")
 
 
+MONTH_NUMBER = {name: number for number, name in enumerate(MONTH[3:-1].split("|"), start=1)}
+
+
+def date_month(text: str) -> str | None:
+    """'14 and 15 November 2017' -> '2017-11'; a bare year -> 'YYYY-12' (its last month): the latest month
+    the date can mean."""
+    year = re.search(r"\b(?:19|20)\d{2}\b", text)
+    if not year:
+        return None
+    month = re.findall(MONTH, text)
+    return f"{year.group(0)}-{MONTH_NUMBER[month[-1]] if month else 12:02d}"
+
+
+# where the words a date belongs to begin: a date goes with the clause it closes ('... the monitoring visit
+# on 14 and 15 November 2017'), not with a clause before it ('... since the council was judged in July 2017')
+EVENT_BOUNDARY = re.compile(r"[;,(]|\b(?:since|when|after|before|until|because|while|which|who|where|and)\b", re.I)
+
+
+def date_event(text: str, start: int) -> str:
+    """The words a date at `start` in a sentence is about: back to the nearest clause boundary. A date that
+    follows a label ('Inspection dates: 10 to 14 June 2024') is about the label."""
+    head = text[:start].rstrip()
+    if head.endswith(":"):
+        return head[:-1]
+    cuts = [m.end() for m in EVENT_BOUNDARY.finditer(head)]
+    return head[cuts[-1]:] if cuts else head
+
+
 def quantities(text: str) -> Iterator[Candidate]:
     for pattern in QUANTITY_PATTERNS:
         for match in pattern.finditer(text):

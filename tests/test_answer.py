@@ -138,6 +138,28 @@ def test_grade_without_a_year_is_the_latest_with_history(pipeline):
     assert all(s["passage_id"] in ids for s in answer["history"])
 
 
+@pytest.mark.parametrize("question, expected", [
+    ("When did the monitoring visit take place?", "14 and 15 November 2017"),
+    ("When was the local authority judged inadequate for overall effectiveness?", "July 2017"),
+])
+def test_a_date_answers_the_event_it_belongs_to(pipeline, question, expected):
+    """One sentence pair dates both the visit ('... the monitoring visit on 14 and 15 November 2017') and the
+    judgement before it ('... since the local authority was judged inadequate in July 2017')."""
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == expected
+    check_offsets(reply)
+
+
+@pytest.mark.parametrize("question", ["When is the next Ofsted inspection of Barnet due?",
+                                      "When will inspectors next visit Barnet?"])
+def test_a_date_the_report_looks_back_on_does_not_answer_what_comes_next(pipeline, question):
+    reply = pipeline.ask(question)
+    assert reply["abstained"]
+    candidate = reply.get("candidate")
+    assert candidate is None or candidate["type"] != "date", candidate
+
+
 def test_history_since_a_year(pipeline):
     reply = pipeline.ask("How has the overall grade changed since 2017?")
     assert [s["grade"] for s in reply["answer"]["history"]] == ["Inadequate", "Good", "Good"]

@@ -11,6 +11,7 @@ from qa.question import answer_type
     ("How were care leavers rated in 2024?", "grade"),
     ("How has the overall grade changed since 2017?", "history"),
     ("When did the 2024 inspection take place?", "date"),
+    ("On what dates did inspectors visit?", "date"),
     ("How long ago was Barnet judged inadequate?", "date"),
     ("How long do care leavers wait for council housing?", "duration"),
     ("For how long have staff worked in Barnet?", "duration"),
@@ -104,3 +105,19 @@ def test_irregular_verb_forms_meet_their_base_form():
     assert tokens("Who led the inspection?")[0] == tokens("Lead inspector")[0]
     assert tokens("inspectors found") == tokens("what did inspectors find")
     assert tokens("the letter was written") == tokens("the letter was wrote") == tokens("letter write")
+
+
+def test_a_date_belongs_to_the_clause_it_closes():
+    text = ("The visit was the first monitoring visit since the local authority was judged inadequate for overall "
+            "effectiveness in July 2017.")
+    assert spans.date_event(text, text.index("July")).strip() == (
+        "the local authority was judged inadequate for overall effectiveness in")
+    label = "Inspection dates: 10 to 14 June 2024"
+    assert spans.date_event(label, label.index("10")) == "Inspection dates"
+
+
+def test_the_latest_month_a_date_can_mean():
+    assert spans.date_month("14 and 15 November 2017") == "2017-11"
+    assert spans.date_month("May 2019") == "2019-05"
+    assert spans.date_month("2012") == "2012-12"
+    assert spans.date_month("last year") is None

@@ -24,6 +24,16 @@ def test_years_in_the_question(question, expected):
 def test_stated_years_leave_the_retrieval_query():
     assert retrieval_query("How were care leavers rated in 2024?") == "How were care leavers rated?"
     assert retrieval_query("Who carried out the visit in November 2017?") == "Who carried out the visit?"
+    assert retrieval_query("In 2024, did managers know their weak spots?") == "did managers know their weak spots?"
+
+
+def test_the_report_a_question_is_set_in_leaves_the_retrieval_query():
+    """'During the 2021 visit, ...' says where to look (a filter), not what to look for: as words it would
+    favour the passages that describe the visit itself."""
+    assert retrieval_query("During the 2021 visit, could children in care get someone to speak up for them?") == (
+        "could children in care get someone to speak up for them?")
+    assert retrieval_query("How was the front door doing in the 2017 monitoring visit?") == "How was the front door doing?"
+    assert retrieval_query("Who carried out the visit?") == "Who carried out the visit?"  # the visit is what is asked
 
 
 def test_the_kind_of_report_named_in_the_question_is_a_filter(pipeline):
