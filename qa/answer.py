@@ -22,7 +22,7 @@ import numpy as np
 from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
-from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, analyse
+from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, analyse, role_held
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.types import Answer, Document, Hit, HistoryStep, Passage
@@ -280,9 +280,13 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     unknown = sum(1 for t in q.content if t in missing)
     unknown_here = unknown + sum(1 for t in q.content if t in outside)  # penalised like unknown ones
     # 'When did the monitoring visit take place?': which event a date belongs to is told by every word of the
-    # question, the words naming the report included
-    event_weights = weights | {t: index.idf(t) for t in q.words & DOCUMENT_WORDS if index.document_frequency.get(t, 0)}
+    # question, the words naming the report included, but not the council's name: every event is the council's
+    council = {t for authority in index.authorities() for t in tokens(authority)}
+    event_weights = {t: w for t, w in weights.items() if t not in council} | {
+        t: index.idf(t) for t in q.words & DOCUMENT_WORDS if index.document_frequency.get(t, 0)}
     future = bool(FUTURE_Q.search(q.text))
+    # 'Who is the lead member?': its words must be where the name is (the council's name apart)
+    role = {t: 1.0 for t in role_held(q.text) if t not in council} if q.type == "identity" else {}
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     together = 0.1 if PLURAL_Q.search(q.text) else 0.0 if SINGULAR_Q.search(q.text) else 0.05  # for 'A and B'
     question_words = set(q.words)
@@ -314,6 +318,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             sentence_words = set(tokens(sentence))
             sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
             coverage = _coverage(weights, sentence_words | section_words, aliases)
+            if role and _coverage(role, sentence_words | section_words, aliases) < 0.99:
+                continue  # 'Who is the lead member?': a name is its answer only where the report gives the role
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
             for candidate in _candidates(q, sentence):
                 fit = kinds.get(candidate.type)

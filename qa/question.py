@@ -34,6 +34,18 @@ PERSON_Q = re.compile(r"^\s*(who|whom|to whom|by whom)\b", re.I)
 IDENTITY_Q = re.compile(r"^\s*who (?:is|was|are|were) (?:the|a|an|its|their|his|her|\w+['’]s)\s+(?!(?:one|ones)\b)"
                         r"(?P<role>(?:[\w'’-]+\s+){0,5}?[\w'’-]+)\s*(?=\b(?:for|of|in|on|at|to|with|that|who|which|from|"
                         r"during|since|when)\b|[?,.]|$)", re.I)
+# 'What is the name of Barnet's director of public health?' asks who holds a role, as 'Who is ...?' does, when
+# the thing named is a person (the name of a tool or a team is asked by the same words)
+NAME_OF_Q = re.compile(r"^\s*what (?:is|was|are|were) the names? of (?:the|a|an|its|their|his|her|\w+['’]s)\s+"
+                       r"(?P<role>(?:[\w'’-]+\s+){0,5}?[\w'’-]+)\s*(?=\b(?:for|of|in|on|at|to|with|that|who|which|from|"
+                       r"during|since|when)\b|[?,.]|$)", re.I)
+PERSON_NOUNS = frozenset("""
+director directors executive executives officer officers inspector inspectors leader leaders member members chair
+chairs chairman chairwoman chairperson manager managers head heads minister ministers mayor mayors commissioner
+commissioners adviser advisers advisor advisors worker workers councillor councillors secretary president chief
+person people author authors headteacher headteachers principal nurse nurses doctor doctors lead leads holder""".split())
+ROLE_COMPLEMENT = re.compile(r"\s*\b(?:of|for)\s+((?:[\w'’-]+\s+){0,5}?[\w'’-]+)\s*(?=\b(?:in|at|on|during|from|since|"
+                             r"when|who|which|that)\b|[?,.]|$)", re.I)
 # a role an organisation holds ('Who is the regional adoption agency?') is answered by its name, not a person's
 ORGANISATION_NOUNS = frozenset("""
 agency agencies partner partners partnership partnerships inspectorate provider providers service services
@@ -44,9 +56,24 @@ departments panel panels hub hubs court courts trust trusts regulator regulators
 
 def asks_who_holds_a_role(text: str) -> bool:
     """'Who is the lead member for children's services?': a person's name answers it."""
+    return bool(role_held(text))
+
+
+def role_held(text: str) -> tuple[str, ...]:
+    """The role a who-question asks the holder of, as stemmed words, what it is of or for included: 'Who is the
+    director of public health?' -> ('director', 'public', 'health'); 'Who was the lead inspector for the 2024
+    inspection?' -> ('lead', 'inspector'). Empty when it asks about no role, or an organisation's."""
     match = IDENTITY_Q.search(text)
+    if match is None:
+        match = NAME_OF_Q.search(text)
+        if match and words(match.group("role"))[-1] not in PERSON_NOUNS:
+            return ()
     role = words(match.group("role")) if match else []
-    return bool(role) and role[-1] not in ORGANISATION_NOUNS
+    if not role or role[-1] in ORGANISATION_NOUNS:
+        return ()
+    complement = ROLE_COMPLEMENT.match(text, match.end("role"))  # 'for the 2024 inspection' only says when
+    of = [t for t in tokens(complement.group(1)) if t not in DOCUMENT_WORDS and not t.isdigit()] if complement else []
+    return tuple(dict.fromkeys(tokens(match.group("role")) + of))
 
 
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"

@@ -86,9 +86,16 @@ def test_who_signed_a_letter_is_answered_from_its_sign_off(pipeline, question, n
 def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
     """No report names Barnet's lead member or council leader; the sentences that mention them list other
     roles ('The CEO, leader, lead member and director of children's services'), which do not answer."""
-    for question in ("Who is the lead member for children's services?", "Who is the leader of the council?"):
+    for question in ("Who is the lead member for children's services?", "Who is the leader of the council?",
+                     "What is the name of Barnet's director of public health?", "Who is the DCS?"):
         reply = pipeline.ask(question)
         assert reply["abstained"], reply["answer"]
+    # a name answers where the report gives the whole role with it: 'Chris Munday, Strategic Director for
+    # Children and Young People', not the director of public health
+    reply = pipeline.ask("Who is the Strategic Director for Children and Young People?")
+    assert reply["answer"]["text"] == "Chris Munday"
+    reply = pipeline.ask("What is the name of the lead inspector for the 2024 inspection?")
+    assert reply["answer"]["text"] == "Naintara Khosla"
     # a role still answers who does something, and an organisation's name who an agency is
     reply = pipeline.ask("Who leads the placement transformation programme?")
     assert reply["answer"]["text"] == "The director of children’s services"

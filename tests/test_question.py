@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import spans
-from qa.question import answer_type
+from qa.question import answer_type, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -32,6 +32,8 @@ from qa.question import answer_type
     ("Who were the inspectors in 2017?", "identity"),
     ("Who is Barnet's director of children's services?", "identity"),
     ("Who is the regional adoption agency?", "person"),  # an organisation's name answers it
+    ("What is the name of Barnet's director of public health?", "identity"),
+    ("What is the name of the tool social workers use?", "named"),
     ("Which regional adoption agency is Barnet part of?", "named"),
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
@@ -121,3 +123,15 @@ def test_the_latest_month_a_date_can_mean():
     assert spans.date_month("May 2019") == "2019-05"
     assert spans.date_month("2012") == "2012-12"
     assert spans.date_month("last year") is None
+
+
+@pytest.mark.parametrize("question, role", [
+    ("Who is the lead member for children's services in Barnet?", ("lead", "member", "children", "servic")),
+    ("What is the name of Barnet's director of public health?", ("director", "public", "health")),
+    ("Who was the lead inspector for the 2024 inspection?", ("lead", "inspector")),  # the inspection only says when
+    ("Who were the inspectors in 2017?", ("inspector",)),
+    ("Who is the regional adoption agency?", ()),  # an organisation's role
+    ("Who leads the virtual school?", ()),
+])
+def test_the_role_a_who_question_asks_about(question, role):
+    assert role_held(question) == role
