@@ -366,6 +366,11 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 score = sentence_score + fit + W_LOCAL * local + W_NOVELTY * novelty + extra
                 if best_score is None or score > best_score - MARGIN_WINDOW:
                     start, end = a + candidate.start, a + candidate.end
+                    if candidate.type == "phrase" and candidate.start == 0 and index_in_passage > 0:
+                        before = passage.sentences[index_in_passage - 1]
+                        found = spans.antecedent(passage.text[before[0]:before[1]], text)
+                        if found:  # 'The team is imaginative ...' answers with what 'the team' is
+                            start, end = before[0] + found[0], before[0] + found[1]
                     pool.append((score, Answer(passage.text[start:end], 0.0, passage.id, start, end, candidate.type,
                                                score), hit, (sim, coverage, local)))
                     best_score = score if best_score is None else max(best_score, score)

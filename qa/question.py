@@ -187,9 +187,10 @@ def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
     return area, extra
 
 
-# words that say which report is meant rather than what is asked ("according to the monitoring visit")
+# words that say which report is meant rather than what is asked ("according to the monitoring visit"); the
+# inspectors are every report's source ('What did inspectors say about ...?')
 DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections report letter news article according "
-                            "ofsted inspectorate"))
+                            "ofsted inspectorate inspectors"))
 
 
 def analyse(text: str) -> Question:

@@ -279,7 +279,10 @@ def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
             if spans[k][2] in (",", ";", ":"):
                 first = k + 1
                 break
-        if 0 < j - first <= 8 and not PRONOUN_SUBJECT.match(spans[first][2]) and spans[first][2].lower() not in BOUNDARY | {"for"}:
+        # not a participle clause before an infinitive ('..., enabling children to make progress')
+        clause = spans[first][2].islower() and spans[first][2].endswith("ing") or spans[j - 1][2] == "to"
+        if 0 < j - first <= 8 and not clause and not PRONOUN_SUBJECT.match(spans[first][2]) \
+                and spans[first][2].lower() not in BOUNDARY | {"for"}:
             yield Candidate(spans[first][0], spans[j - 1][1], "phrase")
         if i + 2 < len(spans) and spans[i + 1][2] == "by":
             k = i + 2
@@ -289,9 +292,35 @@ def role_phrases(text: str, verbs: set[str], stem) -> Iterator[Candidate]:
                 yield Candidate(spans[i + 2][0], spans[k - 1][1], "agent")
     if verbs:
         # 'The virtual school is very well led by ...': a short subject before the first auxiliary
-        match = re.match(r"^((?:[\w’'-]+\s+){0,5}?[\w’'-]+)\s+(?:is|are|was|were|has|have)\b", text)
-        if match and not PRONOUN_SUBJECT.match(text):
-            yield Candidate(0, match.end(1), "phrase")
+        found = subject(text)
+        if found:
+            yield Candidate(*found, "phrase")
+
+
+def subject(text: str) -> tuple[int, int] | None:
+    """A sentence's short subject before its first auxiliary ('The virtual school is ...'), not a pronoun."""
+    match = re.match(r"^((?:[\w’'-]+\s+){0,5}?[\w’'-]+)\s+(?:is|are|was|were|has|have)\b", text)
+    if match and not PRONOUN_SUBJECT.match(text):
+        return 0, match.end(1)
+    return None
+
+
+# 'The team' opening a sentence: a definite noun alone names what the sentence before was about
+BARE_DEFINITE = re.compile(r"(?:The|This|That)\s+[a-z][\w-]*")
+
+
+def antecedent(previous: str, mention: str) -> tuple[int, int] | None:
+    """What a bare definite subject ('The team is imaginative ...') stands for: the subject of the sentence
+    before it when that one is fuller ('The virtual school is very well led ...'). None otherwise."""
+    if not BARE_DEFINITE.fullmatch(mention):
+        return None
+    found = subject(previous)
+    if found is None:
+        return None
+    named = previous[found[0]:found[1]]
+    if len(named.split()) < 2 or named.lower() == mention.lower() or not re.match(r"(?:The|[A-Z])", named):
+        return None
+    return found
 
 
 def places(text: str) -> Iterator[Candidate]:

@@ -103,6 +103,19 @@ def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
     assert reply["answer"]["text"] == "Adopt London North"
 
 
+@pytest.mark.parametrize("question", [
+    "Who makes sure each child gets the right support at the right time in their education?",
+    "Who is imaginative and flexible in supporting children's education?",
+])
+def test_a_who_answer_names_what_the_team_is(pipeline, question):
+    """'The virtual school is very well led ... The team is imaginative and flexible ...': the sentence that
+    answers calls it 'The team'; the answer says which team."""
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == "The virtual school"
+    check_offsets(reply)
+
+
 def test_what_inspectors_found_is_a_finding_not_the_list_item_naming_the_area(pipeline):
     """The 2024 report lists 'Return home interviews informing safety plans...' under 'What needs to
     improve?'; what the inspection found about them is said in a sentence further on."""

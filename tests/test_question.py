@@ -135,3 +135,16 @@ def test_the_latest_month_a_date_can_mean():
 ])
 def test_the_role_a_who_question_asks_about(question, role):
     assert role_held(question) == role
+
+
+def test_a_bare_definite_subject_stands_for_the_fuller_subject_before_it():
+    before = "The virtual school is very well led by dedicated, experienced leaders."
+    assert spans.antecedent(before, "The team") == (0, len("The virtual school"))
+    assert spans.antecedent(before, "The virtual school") is None  # already full
+    assert spans.antecedent("It is very well led.", "The team") is None  # nothing fuller to stand for
+    assert spans.antecedent(before, "Social workers") is None  # not a bare definite
+
+
+def test_a_participle_clause_is_not_a_subject():
+    text = "The team is flexible in ensuring support, enabling children to make significant progress."
+    assert "enabling children to" not in found(lambda t: spans.role_phrases(t, {"make"}, lambda w: w), text)
