@@ -116,6 +116,10 @@ class AnswerScorer:
         q = analyse(question)
         if q.type in ("grade", "history"):
             return grade_answer(q, index, hits, filters)
+        if q.type == "list":
+            listed = improvement_answer(q, index, hits, scope)
+            if listed is not None:
+                return listed
         return span_answer(q, hits, index, vector, aliases or {}, scope)
 
 
@@ -217,6 +221,67 @@ def _history(found: list) -> list[HistoryStep]:
             by_year[judgement.year] = (rank, HistoryStep(judgement.year, judgement.date, judgement.grade,
                                                          passage.id, document.id))
     return [step for _, (_, step) in sorted(by_year.items())]
+
+
+# ---------------------------------------------------------------- what needs to improve
+
+# words that ask for the list itself, not for a topic in it
+LIST_WORDS = set(tokens("need needs improve improved improvement improvements recommend recommends recommended "
+                        "recommendation recommendations area areas should must do fail failing failings weak "
+                        "weakness weaknesses shortcoming shortcomings problem problems concern concerns find found "
+                        "inspector inspectorate inspectors ofsted identify identified work"))
+LIST_SOURCE_SCORE = 1.5  # a report's own list, on the grade answers' scale
+
+
+def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None
+                       ) -> tuple[Answer, Hit] | None:
+    """'What needs to improve?' is answered by a report's own list of it, retrieved or not, as a grade is by
+    its judgement table: of the council asked about, from the latest report the filters allow, and within it
+    the list whose heading or lead says what the question asks ('recommends', 'found'), preferring a list
+    that holds the question's topic ('... in the MASH?'). Topic words the list does not hold cost like a grade
+    question's; when no list holds any ('... in adoption?'), or the question uses words the corpus never
+    does ('... in Camden?'), the span reader answers from the passages instead."""
+    rows = index.improvement_rows
+    if rows is None or not len(rows) or not hits:
+        return None
+    if scope is not None:
+        rows = np.intersect1d(rows, scope)
+    authorities, named = _authorities_in_scope(q, index, hits)
+    asked = set(q.words) - named
+    found = [row for row in rows.tolist()
+             if not authorities or index.documents[index.passages[row].document_id].authority in authorities]
+    if not found:
+        return None
+
+    topic = [t for t in q.content if t not in LIST_WORDS and t not in named and t not in DOCUMENT_WORDS
+             and not t.isdigit()]
+    if any(index.document_frequency.get(t, 0) == 0 for t in topic):
+        return None  # names something the reports never mention (another council, a service they do not cover)
+
+    def held(passage: Passage) -> set[str]:
+        return set(tokens(passage.text)) | set(tokens(passage.section or ""))
+
+    def preference(row: int) -> tuple[bool, str, float]:
+        passage = index.passages[row]
+        said = set(tokens(f"{passage.section or ''} {passage.text.split(chr(10), 1)[0]}"))
+        return (not topic or bool(held(passage) & set(topic)), _written(index.documents[passage.document_id]),
+                sum(index.idf(t) for t in asked & said))
+
+    row = max(found, key=preference)
+    passage = index.passages[row]
+    missing = [t for t in topic if t not in held(passage)]
+    if topic and len(missing) == len(topic):
+        return None  # '... in adoption?': no list is about it; the passages may still say
+    lines = passage.text.split("\n")
+    start = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
+    score = LIST_SOURCE_SCORE - 0.3 * len(missing)
+    share = 1.0 - len(missing) / len(topic) if topic else 1.0
+    retrieved = next((h for h in hits if h.row == row), None)
+    hit = retrieved or Hit(passage, index.documents[passage.document_id], 0, 0.0, row=row)
+    features = _features(score=score, sim=1.0, coverage=share, local=share, unknown=0, margin=1.0, kind="list",
+                         rank=1)
+    return Answer(text=passage.text[start:], confidence=0.0, passage_id=passage.id, start=start,
+                  end=len(passage.text), type="list", score=score, features=features), hit
 
 
 # ---------------------------------------------------------------- spans from passages

@@ -14,6 +14,12 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/sentence_hubness.npy  how alike each sentence is to the corpus at large (its
                                           mean similarity to its nearest sentences), to discount
                                           generic sentences that sit close to every question
+    index_store/<version>/heading_vectors.npy, heading_rows.npy   embeddings of the distinct headings
+                                          passages sit under, and each passage's row among them (-1: none),
+                                          so a question that is a heading ('What needs to improve?') finds
+                                          what is under it
+    index_store/<version>/improvement_rows.npy  rows of the lists of what needs to improve (or what a report
+                                          recommends or found wanting), which answer list questions
     index_store/<version>/passage_keys.npy, sentence_keys.npy   content hashes of what was embedded
     index_store/<version>/dense.faiss     FAISS index over the vectors
     index_store/<version>/bm25/           bm25s index over stemmed tokens
@@ -37,6 +43,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -60,7 +67,7 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
@@ -184,6 +191,9 @@ class Index:
     word_stems: np.ndarray | None = None  # the corpus vocabulary (bytes), one embedded word per stem
     word_vectors: np.ndarray | None = None  # their embeddings, memory-mapped
     glossary: Glossary = field(default_factory=Glossary)  # abbreviations and glosses the reports define
+    heading_vectors: np.ndarray | None = None  # one row per distinct heading
+    heading_rows: np.ndarray | None = None  # each passage's heading row, -1 when it has none
+    improvement_rows: np.ndarray | None = None  # rows of the lists of what needs to improve
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -286,6 +296,12 @@ class Index:
             if not any(inside[users[start:start + 4096]].any() for start in range(0, len(users), 4096)):
                 unused.add(token)
         return unused
+
+    def heading_similarities(self, vector: np.ndarray) -> np.ndarray | None:
+        """Cosine of the question with every distinct heading (index them with `heading_rows`)."""
+        if self.heading_vectors is None or self.heading_rows is None or not len(self.heading_vectors):
+            return None
+        return np.asarray(self.heading_vectors, dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
 
     def sentence_hubness_of(self, row: int) -> np.ndarray:
         """Hubness of passage `row`'s sentences (zeros for an index built without it)."""
@@ -523,6 +539,18 @@ def dense_index_for(vectors: np.ndarray) -> faiss.Index:
     return index
 
 
+# a list under 'What needs to improve?', or led by 'Ofsted recommends that the authority:' / 'The inspectorate found:'
+IMPROVEMENT = re.compile(r"\b(?:improve\w*|recommend\w*|found|failings?|weakness\w*|shortcomings?|areas? for)\b", re.I)
+
+
+def is_improvement_list(passage: Passage) -> bool:
+    """Is this passage a report's list of what needs to improve (or of what it recommends or found wanting)?"""
+    if passage.kind != "list":
+        return False
+    lead = passage.text.split("\n", 1)[0]
+    return bool(IMPROVEMENT.search(passage.section or "") or (lead.endswith(":") and IMPROVEMENT.search(lead)))
+
+
 def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, progress: bool = False) -> dict:
     """Write a new index version for these documents and make it the live one. Caller holds the lock."""
     started = time.perf_counter()
@@ -549,6 +577,13 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         del cache, sentences
         np.save(staging / "sentence_hubness.npy",
                 sentence_hubness(np.load(staging / "sentence_vectors.npy", mmap_mode="r")))
+        np.save(staging / "improvement_rows.npy",
+                np.array([i for i, p in enumerate(passages) if is_improvement_list(p)], dtype=np.int64))
+        headings = [p.heading(titles[p.document_id]) for p in passages]
+        distinct = {h: i for i, h in enumerate(dict.fromkeys(h for h in headings if h))}
+        np.save(staging / "heading_rows.npy", np.array([distinct.get(h, -1) for h in headings], dtype=np.int32))
+        np.save(staging / "heading_vectors.npy", embedder.encode([glossary.spell_out(h) for h in distinct]) if distinct
+                else np.zeros((0, embedder.dimension), dtype=np.float32))
         offsets = np.cumsum([0] + [len(p.sentences) for p in passages]).astype(np.int64)
         frequency: dict[str, int] = {}
         surface: dict[str, str] = {}  # a word each stem came from, to embed for alias look-ups
@@ -598,6 +633,7 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
             "sentences": len(sentence_keys),
             "words": len(vocabulary),
             "glossary": len(glossary.terms),
+            "headings": len(distinct),
             "embedded": embedded,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
@@ -679,4 +715,6 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     return Index(folder, manifest, documents, passages, vectors, dense, lexical, sentence_vectors,
                  sentence_offsets, hubness, frequency, document_lines=lines, word_stems=np.load(folder / "word_stems.npy"),
                  word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"),
-                 glossary=Glossary.from_json(json.loads((folder / "glossary.json").read_text(encoding="utf-8"))))
+                 glossary=Glossary.from_json(json.loads((folder / "glossary.json").read_text(encoding="utf-8"))),
+                 heading_vectors=np.load(folder / "heading_vectors.npy", mmap_mode="r"), heading_rows=np.load(folder / "heading_rows.npy"),
+                 improvement_rows=np.load(folder / "improvement_rows.npy"))

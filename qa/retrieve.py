@@ -17,6 +17,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
 DENSE_WEIGHT = 0.5
 SENTENCE_WEIGHT = 0.6
+HEADING_WEIGHT = 0.5  # a passage gains this share of its heading's similarity above HEADING_FLOOR: the
+HEADING_FLOOR = 0.6   # question 'What needs to improve?' is the heading of the list that answers it
 LEXICAL_SCALE = 8.0
 CANDIDATES = 100
 ALIAS_MIN_SIMILARITY = 0.72  # a question word the reports never use stands for corpus words at least this close
@@ -202,7 +204,9 @@ class Retriever:
         if mode in ("hybrid", "dense"):
             vector = query_vector if query_vector is not None else self.embedder.encode([self.embedding_query(question)])[0]
             rows, scores = self.index.search_dense(vector, pool, allowed)
-            dense = {row: self._sentence_blend(row, score, vector) for row, score in zip(rows.tolist(), scores.tolist())}
+            headings = self.index.heading_similarities(vector)
+            dense = {row: self._sentence_blend(row, score, vector) + self._heading_fit(row, headings)
+                     for row, score in zip(rows.tolist(), scores.tolist())}
         if mode in ("hybrid", "lexical"):
             if aliases is None:
                 aliases = self.aliases(question)
@@ -226,6 +230,13 @@ class Retriever:
         if not len(sentences):
             return passage_score
         return SENTENCE_WEIGHT * float(np.max(sentences @ vector)) + (1 - SENTENCE_WEIGHT) * passage_score
+
+    def _heading_fit(self, row: int, headings: np.ndarray | None) -> float:
+        """What the passage gains when its heading is close to the question itself."""
+        if headings is None:
+            return 0.0
+        at = int(self.index.heading_rows[row])
+        return HEADING_WEIGHT * max(0.0, float(headings[at]) - HEADING_FLOOR) if at >= 0 else 0.0
 
     def _fuse(self, dense: dict[int, float], lexical: dict[int, float], mode: Mode, question: str) -> dict[int, float]:
         """Cosine (clipped to [0, 1]) and BM25 scaled by the best BM25 score, mixed by weight."""

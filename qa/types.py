@@ -132,9 +132,13 @@ class Passage:
     sentences: tuple[tuple[int, int], ...] = ()  # sentence (or list item, table row) offsets into text
     position: int = 0  # the paragraph's 1-based position in its document (the page's anchor)
 
+    def heading(self, title: str = "") -> str:
+        """What the passage sits under: its section heading, the document's title, or what a signature is."""
+        return "Letter signed by" if self.kind == "signature" else (self.section or title)
+
     def index_text(self, title: str = "") -> str:
-        """What the dense and lexical indexes see: the section heading (or what a signature is) gives context."""
-        head = "Letter signed by" if self.kind == "signature" else (self.section or title)
+        """What the dense and lexical indexes see: the heading gives context."""
+        head = self.heading(title)
         return f"{head}. {self.text}" if head else self.text
 
     def to_dict(self) -> dict[str, Any]:

@@ -134,6 +134,31 @@ def test_list_answer_for_what_needs_to_improve(pipeline):
     check_offsets(reply)
 
 
+@pytest.mark.parametrize("question, document, starts", [
+    # no year: the latest report's own list, as for grades, whether or not retrieval ranked it
+    ("What needs to improve?", "2024-06-barnet-ilacs-inspection-report", "Return home interviews informing"),
+    ("What should Barnet improve?", "2024-06-barnet-ilacs-inspection-report", "Return home interviews informing"),
+    ("What are the areas for improvement?", "2024-06-barnet-ilacs-inspection-report", "Return home interviews"),
+    # a year or a kind of report: that report's; within one report, the list its lead line says is asked for
+    ("What needs to improve according to the focused visit?", "2021-08-barnet-focused-visit-children-in-care",
+     "Case recording"),
+    ("What did Ofsted recommend in 2017?", "2017-07-barnet-inadequate-news-article", "Ensures a continued"),
+    ("What failings did the inspectorate find in 2017?", "2017-07-barnet-inadequate-news-article",
+     "Ineffective analysis of risk"),
+])
+def test_what_needs_to_improve_is_answered_from_the_report_s_own_list(pipeline, question, document, starts):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["type"] == "list" and reply["answer"]["text"].startswith(starts)
+    assert reply["passages"][0]["document"]["id"] == document
+    assert ":" not in reply["answer"]["text"].split("\n")[0]  # the lead line ('Ofsted recommends that ...:') is not an item
+    check_offsets(reply)
+
+
+def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_list(pipeline):
+    assert pipeline.ask("What needs to improve in Camden?")["abstained"]
+
+
 def test_grade_with_a_year_comes_from_that_inspection(pipeline):
     reply = pipeline.ask("How were care leavers rated in 2024?")
     answer = reply["answer"]

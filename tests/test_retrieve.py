@@ -88,6 +88,17 @@ def test_hybrid_finds_paraphrased_question(pipeline):
     assert reply["passages"][0]["citation"].endswith("para 21")
 
 
+def test_a_question_that_is_a_heading_finds_what_sits_under_it(pipeline):
+    """The 2024 list of what needs to improve says neither 'need' nor 'improve' itself: its heading does."""
+    retriever = pipeline.retriever
+    hits = retriever.search("What needs to improve?", top_k=3)
+    assert hits[0].passage.section == "What needs to improve?"
+    assert hits[0].passage.text.startswith("Return home interviews informing safety plans")
+    index = retriever.index
+    assert index.heading_vectors.shape[0] == index.manifest["headings"] < len(index.passages)
+    assert index.passages[hits[0].row].heading() == "What needs to improve?"
+
+
 def test_a_year_no_report_covers_returns_closest_passages_and_abstains(pipeline):
     reply = pipeline.ask("How were care leavers rated in 2022?")
     assert reply["abstained"] and reply["answer"] is None
