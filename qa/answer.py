@@ -44,6 +44,9 @@ W_NOVELTY = 0.2
 W_SECTION = 0.3
 W_EVENT = 0.25  # a date is the answer when the words it belongs to are the question's (spans.date_event)
 UNKNOWN_WORD_PENALTY = 0.3
+CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
+UNCAUSED_PENALTY = 0.2  # ... and one that gives no cause may only restate what is asked ('This visit was
+# carried out fully by remote means' for 'Why was the visit carried out remotely?')
 LIST_ITEM_PENALTY = 0.3  # a list item names an area ('Return home interviews informing safety plans.'): a
 # question about what was found or said is better answered by a sentence that says something about it
 DATE_SPECIFICITY = (0.12, 0.09, 0.05, 0.0)  # day range, full date, month and year, bare year
@@ -70,7 +73,7 @@ TYPE_FIT: dict[str, dict[str, float]] = {
     "quantity": {"quantity": 0.3},
     "list": {"list": 0.45, "sentence": -0.1},
     "yesno": {"sentence": 0.0, "clause": -0.08},
-    "reason": {"sentence": 0.0, "clause": 0.0},
+    "reason": {"sentence": 0.0, "clause": 0.0, "cause": 0.1},
     "quote": {"quotation": 0.3, "sentence": 0.0, "clause": -0.03},
     "description": {"sentence": 0.0, "clause": -0.03, "list": -0.1},
 }
@@ -321,6 +324,8 @@ def _candidates(q: Question, sentence: str):
         yield from spans.places(sentence)
     if "sentence" in kinds or "clause" in kinds:
         yield from spans.clauses(sentence)
+    if "cause" in kinds:
+        yield from spans.causes(sentence)
 
 
 def _stem(word: str) -> str:
@@ -340,14 +345,16 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     if missing or outside:  # the words that only phrase the question ('already', 'someone') do not count
         phrasing = tagger.phrasing_stems(q.text)
         missing, outside = missing - phrasing, outside - phrasing
-    weights = {t: index.idf(t) for t in q.content if t in missing or index.document_frequency.get(t, 0) > 0
-               or t in aliases or t.isdigit()}
+    # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
+    # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
+    council = {t for authority in index.authorities() for t in tokens(authority)}
+    weights = {t: index.idf(t) for t in q.content if (t in missing or index.document_frequency.get(t, 0) > 0
+               or t in aliases or t.isdigit()) and t not in council}
     unknown = sum(1 for t in q.content if t in missing)
     unknown_here = unknown + sum(1 for t in q.content if t in outside)  # penalised like unknown ones
     # 'When did the monitoring visit take place?': which event a date belongs to is told by every word of the
-    # question, the words naming the report included, but not the council's name: every event is the council's
-    council = {t for authority in index.authorities() for t in tokens(authority)}
-    event_weights = {t: w for t, w in weights.items() if t not in council} | {
+    # question, the words naming the report included
+    event_weights = weights | {
         t: index.idf(t) for t in q.words & DOCUMENT_WORDS if index.document_frequency.get(t, 0)}
     future = bool(FUTURE_Q.search(q.text))
     # 'Who is the lead member?': its words must be where the name is (the council's name apart)
@@ -382,10 +389,26 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             sentence = passage.text[a:b]
             sentence_words = set(tokens(sentence))
             sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
-            coverage = _coverage(weights, sentence_words | section_words, aliases)
+            context = section_words
+            if index_in_passage > 0 and spans.ANAPHOR.search(sentence):  # 'Practice for these children ...':
+                a0, b0 = passage.sentences[index_in_passage - 1]       # the children the sentence before names
+                context = context | set(tokens(passage.text[a0:b0]))
+            coverage = _coverage(weights, sentence_words | context, aliases)
             if role and _coverage(role, sentence_words | section_words, aliases) < 0.99:
                 continue  # 'Who is the lead member?': a name is its answer only where the report gives the role
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
+            consequence = q.type == "reason" and bool(spans.CONSEQUENCE.match(sentence))
+            if consequence and index_in_passage > 0:
+                # 'Why is placement stability monitored?' ... 'A small number of children have had to move home
+                # too many times. As a result, placement stability is being closely monitored.': the sentence
+                # before is the answer, on the strength of this one's match
+                before = passage.sentences[index_in_passage - 1][0]
+                whole = next(spans.clauses(passage.text[before:passage.sentences[index_in_passage - 1][1]]))
+                start, end = before + whole.start, before + whole.end
+                score = sentence_score + kinds["cause"] + W_LOCAL * coverage + W_NOVELTY
+                pool.append((score, Answer(passage.text[start:end], 0.0, passage.id, start, end, "cause", score),
+                             hit, (sim, coverage, coverage)))
+                best_score = score if best_score is None else max(best_score, score)
             for candidate in _candidates(q, sentence):
                 fit = kinds.get(candidate.type)
                 if fit is None:
@@ -405,6 +428,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
                     local = (_coverage(weights, set(span_words) | section_words, aliases)
                              + 0.5 * _coverage(weights, set(tokens(rest)), aliases))
+                    if candidate.type == "cause":  # the cause answers for the effect its sentence states
+                        local = coverage
                     extra -= 0.003 * length + 0.004 * max(0, length - 25)
                 elif candidate.type == "date":  # the words the date belongs to, the report's own words included
                     local = _coverage(event_weights, set(tokens(spans.date_event(sentence, candidate.start))), aliases)
@@ -424,6 +449,10 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     extra += _date_specificity(text)
                 if passage.kind == "list" and candidate.type in SENTENCE_LIKE:
                     extra -= LIST_ITEM_PENALTY
+                if consequence and candidate.type in SENTENCE_LIKE:
+                    extra -= CONSEQUENCE_PENALTY  # 'As a result, X' is what a why-question asks the cause of
+                elif q.type == "reason" and candidate.type in SENTENCE_LIKE and not spans.CAUSE.search(text):
+                    extra -= UNCAUSED_PENALTY
                 if candidate.type == "person" and " and " in text:
                     extra += together
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):
@@ -450,7 +479,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     return replace(answer, features=features), hit
 
 
-SENTENCE_LIKE = ("sentence", "clause", "quotation")
+SENTENCE_LIKE = ("sentence", "clause", "quotation", "cause")
 SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
 
 

@@ -146,6 +146,8 @@ def answer_type(text: str) -> AnswerType:
     """What the question asks for; the first matching rule wins, in this order."""
     if DATE_Q.search(text):
         return "date"
+    if REASON_Q.search(text):
+        return "reason"  # 'Why was Barnet judged inadequate?' asks for the reasons, not the grade
     if GRADE_Q.search(text) and not QUANTITY_Q.search(text):
         return "history" if HISTORY_Q.search(text) else "grade"
     for test, kind in TYPE_RULES:

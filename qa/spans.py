@@ -351,6 +351,30 @@ def clauses(text: str) -> Iterator[Candidate]:
         yield Candidate(*_trim_sentence(text, lead.end(), len(text)), "clause")
 
 
+# a cause given inside a sentence: '... a strength due to effective working', '... rated inadequate after
+# inspectors identified “a legacy ...”', '... has improved because managers ...'
+CAUSE = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks to|on account of|"
+                   r"after (?:\w+ ){0,2}(?:identified|found|judged|concluded))\s+", re.I)
+# a sentence that gives the consequence of the one before: 'As a result, placement stability is monitored.'
+CONSEQUENCE = re.compile(r"^(?:As a (?:result|consequence)|Consequently|Therefore|Because of this|For this reason|"
+                         r"This (?:means|meant|causes|caused|leads|led|results|resulted|has led|has resulted)|"
+                         r"These (?:mean|meant|cause|caused|lead|led))\b", re.I)
+
+
+# a sentence that names again what the one before named: 'Practice for these children has improved ...'
+# (not 'They ...' or 'It ...', which may stand for any of the sentence before's nouns)
+ANAPHOR = re.compile(r"\b(?:[Tt]hese|[Tt]hose|[Ss]uch)\s+[a-z][\w-]*")
+
+
+def causes(text: str) -> Iterator[Candidate]:
+    """Why-answers inside a sentence: what follows a causal cue, with and without the cue, to the sentence end."""
+    for match in CAUSE.finditer(text):
+        start, end = _trim(text, match.end(), len(text))
+        if len(text[start:end].split()) >= 2:
+            yield Candidate(start, end, "cause")
+            yield Candidate(match.start(), end, "cause")
+
+
 def _trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1

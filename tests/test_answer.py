@@ -1,6 +1,8 @@
 """The reader on the real model and corpus: each answer type, grades with history, abstention, offsets."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 
@@ -113,6 +115,26 @@ def test_a_who_answer_names_what_the_team_is(pipeline, question):
     reply = pipeline.ask(question)
     assert not reply["abstained"], reply.get("candidate")
     assert reply["answer"]["text"] == "The virtual school"
+    check_offsets(reply)
+
+
+@pytest.mark.parametrize("question, cause", [
+    # the cause in the same sentence, after 'due to' / 'after inspectors identified'
+    ("Why is Barnet's early permanence work strong?", "effective, strong and collaborative working"),
+    ("Why did inspectors rate Barnet inadequate?", "“a legacy of widespread poor practice"),
+    # the cause in the sentence before one that opens 'As a result,' / 'This means' / 'This causes'
+    ("Why were senior leaders closely monitoring placement stability in 2021?",
+     "A small number of children have had to move home too many times."),
+    ("Why might out-of-borough placements not meet children's needs promptly?",
+     "Out-of-borough placements are not routinely informed by consultations with host authorities."),
+    ("Why was there delay for too many children in 2017?",
+     "Partners in the multi-agency safeguarding hub do not effectively share information"),
+])
+def test_a_why_question_is_answered_with_the_cause_not_the_effect(pipeline, question, cause):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert cause in reply["answer"]["text"]
+    assert not re.match(r"As a result|This (?:means|causes)", reply["answer"]["text"])
     check_offsets(reply)
 
 

@@ -35,6 +35,7 @@ from qa.question import answer_type, role_held
     ("What is the name of Barnet's director of public health?", "identity"),
     ("What is the name of the tool social workers use?", "named"),
     ("Which regional adoption agency is Barnet part of?", "named"),
+    ("Why was Barnet judged inadequate in 2017?", "reason"),  # the reasons, not the grade
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
     ("What did the Strategic Director say about the findings?", "quote"),
@@ -148,3 +149,16 @@ def test_a_bare_definite_subject_stands_for_the_fuller_subject_before_it():
 def test_a_participle_clause_is_not_a_subject():
     text = "The team is flexible in ensuring support, enabling children to make significant progress."
     assert "enabling children to" not in found(lambda t: spans.role_phrases(t, {"make"}, lambda w: w), text)
+
+
+def test_causes_within_a_sentence_and_consequences_across_sentences():
+    text = "Early permanence is a strength due to effective, strong and collaborative working."
+    assert found(spans.causes, text) == ["effective, strong and collaborative working",
+                                         "due to effective, strong and collaborative working"]
+    assert found(spans.causes, "The service improved after inspectors identified weak practice.")[0] == "weak practice"
+    assert found(spans.causes, "Children have been seen since the last inspection.") == []  # 'since' of time
+    assert spans.CONSEQUENCE.match("As a result, placement stability is being closely monitored.")
+    assert spans.CONSEQUENCE.match("This means that children may not receive services promptly.")
+    assert not spans.CONSEQUENCE.match("This visit was carried out fully by remote means.")
+    assert spans.ANAPHOR.search("Practice for these children has improved.")
+    assert not spans.ANAPHOR.search("They find them a good place to live.")  # may stand for anything before
