@@ -110,13 +110,13 @@ def asks_for_quotation(text: str) -> bool:
 FUTURE_Q = re.compile(r"\b(?:next|upcoming|forthcoming|will|shall|going to|planned for|scheduled|due(?!\s+to\b))\b", re.I)
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 
-AREAS = (
-    ("children in care and care leavers", re.compile(r"children in care and care leavers", re.I)),
-    ("care leavers", re.compile(r"care leavers?|leaving care|leave care", re.I)),
-    ("children in care", re.compile(r"children in care|looked[- ]after|in care\b|children's care|care services", re.I)),
-    ("help and protection", re.compile(r"help and protection|need help|protection|safeguarding", re.I)),
-    ("impact of leaders", re.compile(r"leaders|leadership|management|managers", re.I)),
-    ("overall effectiveness", re.compile(r"overall|effectiveness|children.s services|services as a whole", re.I)),
+AREAS = (  # whole words only: 'leaders' must not take the start of 'leadership' and leave 'hip'
+    ("children in care and care leavers", re.compile(r"\bchildren in care and care leavers\b", re.I)),
+    ("care leavers", re.compile(r"\b(?:care leavers?|leaving care|leave care)\b", re.I)),
+    ("children in care", re.compile(r"\b(?:children in care|looked[- ]after|in care|children's care|care services)\b", re.I)),
+    ("help and protection", re.compile(r"\b(?:help and protection|need help|protection|safeguarding)\b", re.I)),
+    ("impact of leaders", re.compile(r"\b(?:leadership|leaders?|management|managers?)\b", re.I)),
+    ("overall effectiveness", re.compile(r"\b(?:overall|effectiveness|children.s services|services as a whole)\b", re.I)),
 )
 # words that say nothing about *what* is graded: a grade question with other topic words names an area
 # the reports do not grade (adoption, schools...)

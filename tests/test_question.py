@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import spans
-from qa.question import answer_type, role_held
+from qa.question import answer_type, grade_area, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -162,3 +162,13 @@ def test_causes_within_a_sentence_and_consequences_across_sentences():
     assert not spans.CONSEQUENCE.match("This visit was carried out fully by remote means.")
     assert spans.ANAPHOR.search("Practice for these children has improved.")
     assert not spans.ANAPHOR.search("They find them a good place to live.")  # may stand for anything before
+
+
+@pytest.mark.parametrize("question, area", [
+    ("How was leadership rated in 2024?", "impact of leaders"),  # not 'leaders' + an unknown 'hip'
+    ("What grade did the leaders get?", "impact of leaders"),
+    ("How were care leavers rated?", "care leavers"),
+    ("How was management rated in 2019?", "impact of leaders"),
+])
+def test_the_judgement_area_a_grade_question_names(question, area):
+    assert grade_area(question) == (area, ())
