@@ -22,7 +22,7 @@ import numpy as np
 from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
-from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, analyse, role_held
+from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, abbreviation_asked, analyse, role_held
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.types import Answer, Document, Hit, HistoryStep, Passage
@@ -119,6 +119,10 @@ class AnswerScorer:
         q = analyse(question)
         if q.type in ("grade", "history"):
             return grade_answer(q, index, hits, filters)
+        if q.type == "expansion":
+            spelled = expansion_answer(q, index, hits)
+            if spelled is not None:
+                return spelled
         if q.type == "list":
             listed = improvement_answer(q, index, hits, scope)
             if listed is not None:
@@ -224,6 +228,33 @@ def _history(found: list) -> list[HistoryStep]:
             by_year[judgement.year] = (rank, HistoryStep(judgement.year, judgement.date, judgement.grade,
                                                          passage.id, document.id))
     return [step for _, (_, step) in sorted(by_year.items())]
+
+
+# ---------------------------------------------------------------- what an abbreviation stands for
+
+EXPANSION_SCORE = 1.6  # the report's own definition, on the grade answers' scale
+
+
+def expansion_answer(q: Question, index: Index, hits: list[Hit]) -> tuple[Answer, Hit] | None:
+    """'What does IRO stand for?' is answered with the long form from the passage that defines it
+    ('Independent reviewing officers (IROs)'), found through the glossary built from the reports."""
+    asked = abbreviation_asked(q.text)
+    term = index.glossary.term(asked) if asked else None
+    if term is None:
+        return None  # not an abbreviation the reports define: the passages may still explain it
+    long_form = re.compile(r"(?<![\w-])" + r"[\s,;/-]+".join(map(re.escape, term.long.split())) + r"(?![\w-])", re.I)
+    short_form = re.compile(rf"(?<![\w-]){re.escape(term.short)}(?![\w-])")
+    for hit in hits:
+        text = hit.passage.text
+        reach = len(term.short) + 4  # 'long form (SHORT)' or 'SHORT (long form)'
+        for match in long_form.finditer(text):
+            if short_form.search(text[max(0, match.start() - reach):match.start()] + " " +
+                                 text[match.end():match.end() + reach]):
+                features = _features(score=EXPANSION_SCORE, sim=1.0, coverage=1.0, local=1.0, unknown=0, margin=1.0,
+                                     kind="expansion", rank=hit.rank)
+                return Answer(text=match.group(0), confidence=0.0, passage_id=hit.passage.id, start=match.start(),
+                              end=match.end(), type="expansion", score=EXPANSION_SCORE, features=features), hit
+    return None
 
 
 # ---------------------------------------------------------------- what needs to improve
@@ -480,7 +511,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
 
 
 SENTENCE_LIKE = ("sentence", "clause", "quotation", "cause")
-SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place"}
+SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place",
+               "expansion"}
 
 
 def _features(score: float, sim: float, coverage: float, local: float, unknown: int, margin: float, kind: str,

@@ -144,6 +144,13 @@ class Glossary:
                             found[stem].append(alias)
         return {stem: tuple(near) for stem, near in found.items()}
 
+    def term(self, short: str) -> Term | None:
+        """The term an abbreviation names, whatever its case and plural ('IRO', 'iros' -> IROs)."""
+        def key(word: str) -> str:
+            word = word.lower()
+            return word[:-1] if word.endswith("s") and len(word) > 2 else word
+        return next((t for t in self.terms if key(t.short) == key(short)), None)
+
     def spell_out(self, text: str) -> str:
         """The text with each abbreviation it uses followed, the first time, by its long form, as the
         reports first write it: 'Do IROs challenge plans?' -> 'Do IROs (Independent reviewing officers)

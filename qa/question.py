@@ -8,13 +8,27 @@ from typing import Callable, Literal
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
-AnswerType = Literal["grade", "history", "date", "duration", "money", "contact", "identity", "person", "named", "quantity",
+AnswerType = Literal["grade", "history", "expansion", "date", "duration", "money", "contact", "identity", "person",
+                     "named", "quantity",
                      "list", "yesno", "reason", "place", "quote", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
 HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|progress(?:ed)? since|"
                        r"since\s+(?:19|20)\d\d|between\s+(?:19|20)\d\d)\b", re.I)
+# 'What does IRO stand for?', 'What is MASH short for?', 'What is the full form of LADO?'
+EXPANSION_Q = re.compile(r"^\s*what (?:does|do|did) (?:the )?(?:abbreviation |acronym )?[‘'\"“]?(?P<a>[A-Za-z][\w-]{1,15})[’'\"”]?"
+                         r" (?:stand for|mean)\b|^\s*what (?:is|are) (?:the )?[‘'\"“]?(?P<b>[A-Za-z][\w-]{1,15})[’'\"”]? short for\b|"
+                         r"^\s*what is the (?:full form|long form|expansion) of (?:the )?(?:abbreviation |acronym )?"
+                         r"[‘'\"“]?(?P<c>[A-Za-z][\w-]{1,15})", re.I)
+
+
+def abbreviation_asked(text: str) -> str | None:
+    """The abbreviation a question asks the long form of, as written: 'What does IRO stand for?' -> 'IRO'."""
+    match = EXPANSION_Q.search(text)
+    return next((g for g in match.groups() if g), None) if match else None
+
+
 DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)s?\b|(?:in )?which (?:month|year|date)s?\b|"
                     r"on what dates?\b|how long ago\b)", re.I)
 DURATION_Q = re.compile(r"^\s*(?:for\s+)?how long\b(?!\s+ago)|\bfor how long\b|\bhow many (?:hours|days|weeks|months|years)\b",
@@ -144,6 +158,8 @@ class Question:
 
 def answer_type(text: str) -> AnswerType:
     """What the question asks for; the first matching rule wins, in this order."""
+    if abbreviation_asked(text):
+        return "expansion"
     if DATE_Q.search(text):
         return "date"
     if REASON_Q.search(text):

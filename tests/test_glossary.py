@@ -1,6 +1,8 @@
 """Abbreviations and glosses the reports define: read from the text, used in both directions."""
 from __future__ import annotations
 
+import pytest
+
 from qa.glossary import Definition, Glossary, definitions
 from qa.text import tokens
 
@@ -70,3 +72,28 @@ def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviati
     assert not with_glossary["abstained"]
     assert with_glossary["answer"]["text"].startswith("PAs ensure that they keep in touch with their young people")
     assert with_glossary["answer"]["confidence"] > (without["answer"] or without["candidate"])["confidence"] + 0.1
+
+
+def test_a_term_is_found_by_its_abbreviation_whatever_the_case_or_plural():
+    glossary = Glossary.from_definitions([Definition("IROs", "Independent reviewing officers"),
+                                          Definition("MASH", "multi-agency safeguarding hub")])
+    assert glossary.term("IRO").long == glossary.term("iros").long == "Independent reviewing officers"
+    assert glossary.term("mash").short == "MASH"
+    assert glossary.term("DCS") is None
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What does IRO stand for?", "Independent reviewing officers"),
+    ("What is LADO short for?", "local authority designated officer"),
+    ("What does BRAG mean?", "blue, red, amber, green"),  # 'BRAG (blue, red, amber, green)': after it
+])
+def test_what_an_abbreviation_stands_for_is_answered_from_the_report_that_defines_it(pipeline, question, expected):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"] and reply["answer"]["type"] == "expansion"
+    assert reply["answer"]["text"] == expected
+    cited = next(p for p in reply["passages"] if p["id"] == reply["answer"]["passage_id"])
+    assert cited["text"][reply["answer"]["start"]:reply["answer"]["end"]] == expected
+
+
+def test_an_abbreviation_the_reports_never_define_is_not_spelled_out(pipeline):
+    assert pipeline.ask("What does XYZ stand for?")["abstained"]

@@ -36,6 +36,9 @@ from qa.question import answer_type, grade_area, role_held
     ("What is the name of the tool social workers use?", "named"),
     ("Which regional adoption agency is Barnet part of?", "named"),
     ("Why was Barnet judged inadequate in 2017?", "reason"),  # the reasons, not the grade
+    ("What does IRO stand for?", "expansion"),
+    ("What is the full form of LADO?", "expansion"),
+    ("What does the MASH do?", "description"),
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
     ("What did the Strategic Director say about the findings?", "quote"),
