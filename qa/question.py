@@ -226,7 +226,8 @@ def analyse(text: str) -> Question:
     verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
     verbs = tuple(tokens(verb.group(1))) if verb else ()
     counted = re.search(r"\b(?:how many|what (?:percentage|proportion|share|number) of|how much)\s+((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"
-                        r"(?=\s+(?:is|are|was|were|do|does|did|has|have|had|in|with|who|that|went|go|live|get|receive)\b|\s*\?|$)",
+                        r"(?=\s+(?:is|are|was|were|do|does|did|has|have|had|in|with|who|that|went|go|live|get|receive|"
+                        r"[a-z]+ed)\b|\s*\?|$)",
                         bare, re.I)
     focus = tuple(tokens(counted.group(1))) if counted and kind == "quantity" else ()
     return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare), verbs=verbs,

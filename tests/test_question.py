@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import spans
-from qa.question import answer_type, grade_area, role_held
+from qa.question import analyse, answer_type, grade_area, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -175,3 +175,12 @@ def test_causes_within_a_sentence_and_consequences_across_sentences():
 ])
 def test_the_judgement_area_a_grade_question_names(question, area):
     assert grade_area(question) == (area, ())
+
+
+@pytest.mark.parametrize("question, focus", [
+    ("How many inspectors carried out the 2024 inspection?", ("inspector",)),  # not '... carried out the'
+    ("How many social workers does Barnet employ?", ("social", "worker")),
+    ("How many children went missing from care in 2024?", ("children",)),
+])
+def test_what_a_how_many_question_counts(question, focus):
+    assert analyse(question).focus == focus
