@@ -540,15 +540,20 @@ def dense_index_for(vectors: np.ndarray) -> faiss.Index:
 
 
 # a list under 'What needs to improve?', or led by 'Ofsted recommends that the authority:' / 'The inspectorate found:'
-IMPROVEMENT = re.compile(r"\b(?:improve\w*|recommend\w*|found|failings?|weakness\w*|shortcomings?|areas? for)\b", re.I)
+# (not under an article titled 'Barnet pledges to improve ...', nor led by '... resources to make improvements:')
+IMPROVEMENT_HEADING = re.compile(r"\b(?:needs? to improve|areas? for improvement|recommendations?|weaknesses|failings|"
+                                 r"shortcomings|what (?:should|must))\b", re.I)
+IMPROVEMENT_LEAD = re.compile(r"\b(?:recommend\w*|found|failings?|weakness\w*|shortcomings?|needs? to improve|"
+                              r"should|must)\b", re.I)
 
 
 def is_improvement_list(passage: Passage) -> bool:
     """Is this passage a report's list of what needs to improve (or of what it recommends or found wanting)?"""
     if passage.kind != "list":
         return False
-    lead = passage.text.split("\n", 1)[0]
-    return bool(IMPROVEMENT.search(passage.section or "") or (lead.endswith(":") and IMPROVEMENT.search(lead)))
+    lead = re.split(r"(?<=[.!?])\s+", passage.text.split("\n", 1)[0])[-1]  # the sentence that opens the list
+    return bool(IMPROVEMENT_HEADING.search(passage.section or "")
+                or (lead.endswith(":") and IMPROVEMENT_LEAD.search(lead)))
 
 
 def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, progress: bool = False) -> dict:

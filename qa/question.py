@@ -97,6 +97,7 @@ NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|da
                      r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)
 LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recommend(?:ed|s|ations?)?|"
                     r"what (?:failings|weaknesses|shortcomings|problems|concerns) did|"
+                    r"what (?:were|are|was|is) (?:the )?(?:main |key )?(?:failings|weaknesses|shortcomings)|"
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
 YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
 REASON_Q = re.compile(r"^\s*why\b", re.I)

@@ -184,3 +184,22 @@ def test_the_bm25_postings_tell_which_reports_use_a_word(index_dir):
     assert index.uses_within("supervis", rows_of[report]) and not index.uses_within("supervis", rows_of[letter])
     assert index.uses_within("children", rows_of[letter])
     assert not index.uses_within("no-such-word", np.arange(len(index.passages)))
+
+
+def test_which_lists_say_what_needs_to_improve(index_dir):
+    from qa.index import is_improvement_list
+    from qa.types import Passage
+
+    def listed(text, section):
+        return is_improvement_list(Passage("p", "d", text, 0, len(text), 1, section, kind="list"))
+
+    assert listed("Return home interviews.\nTimeliness of early help.", "What needs to improve?")
+    assert listed("Ofsted recommends that the authority:\nEnsures a focus on practice", "Barnet pledges to improve")
+    assert listed("The inspectorate also found:\nPoor care planning", "Barnet pledges to improve")
+    # an article titled '... pledges to improve ...', a list of what was done
+    assert not listed("Systemic weaknesses were found. Leaders gained resources to make improvements:\nA partnership",
+                      "Barnet pledges to improve children's services")
+    assert not listed("Children benefit from:\nA clinical service", "Main findings")
+    index = load_index(index_dir)
+    sections = {index.passages[int(row)].section for row in index.improvement_rows}
+    assert "What needs to improve?" in sections and len(index.improvement_rows) == 4
