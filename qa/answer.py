@@ -1,8 +1,10 @@
 """Question + Hits -> an extractive Answer with a calibrated confidence, or an abstention.
 
-Two readers share one score scale:
+Four readers share one score scale:
 - grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
   across the corpus), never from a visit that grades nothing;
+- 'What needs to improve?' comes from the reports' own improvement lists (qa.index.is_improvement_list);
+- 'What does IRO stand for?' comes from the passage that defines the abbreviation (qa.glossary);
 - everything else is a span chosen from the top passages by features: its type fits the question, the
   words around it match the question (stemmed, idf-weighted), its sentence's embedding similarity (less
   a share of the sentence's similarity to the corpus at large, so generic sentences do not win), its
