@@ -2,7 +2,7 @@
 
 Four readers share one score scale:
 - grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
-  across the corpus), never from a visit that grades nothing;
+  across the corpus), never from a visit that grades nothing, and so does when an area was graded;
 - 'What needs to improve?' comes from the reports' own improvement lists (qa.index.is_improvement_list);
 - 'What does IRO stand for?' comes from the passage that defines the abbreviation (qa.glossary);
 - everything else is a span chosen from the top passages by features: its type fits the question, the
@@ -24,10 +24,11 @@ import numpy as np
 from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
-from qa.question import DOCUMENT_WORDS, FUTURE_Q, Question, abbreviation_asked, analyse, role_held
+from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviation_asked, analyse, grade_area,
+                         role_held)
 from qa.retrieve import document_matches
 from qa.text import tokens
-from qa.types import Answer, Document, Hit, HistoryStep, Passage
+from qa.types import GRADES, Answer, Document, Hit, HistoryStep, Passage
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,10 @@ class AnswerScorer:
         q = analyse(question)
         if q.type in ("grade", "history"):
             return grade_answer(q, index, hits, filters)
+        if q.type == "date" and GRADE_Q.search(question):
+            dated = grade_date_answer(q, index, hits, filters)
+            if dated is not None:
+                return dated
         if q.type == "expansion":
             spelled = expansion_answer(q, index, hits)
             if spelled is not None:
@@ -196,6 +201,41 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
                          rank=1)
     return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
                   type="grade", score=score, history=tuple(history), features=features), hit
+
+
+def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
+    """'When were care leavers last rated?': the dates of the latest inspection that graded the area (of the
+    grade named, if one is: 'When was Barnet judged good?'), as its report gives them ('Inspection dates: 10
+    to 14 June 2024'). Only judgements from a report's own table carry their inspection's date; a grade
+    mentioned in passing ('judged inadequate in July 2017') is left to the span reader."""
+    said = {grade.lower(): grade.split(" to be")[0] for grade in GRADES}  # 'requires improvement' names the third
+    named = {grade for grade, words in said.items() if re.search(rf"\b{words}\b", q.text, re.I)}
+    area, extra = grade_area(re.sub("|".join(rf"\b{said[grade]}\b" for grade in named) or "$^", " ", q.text,
+                                    flags=re.I))
+    if area is None or extra:
+        return None
+    authorities, _ = _authorities_in_scope(q, index, hits)
+    found = [(document, judgement) for graded in GRADED_TOGETHER.get(area, (area,))
+             for document, judgement, _ in index.graded(graded)
+             if judgement.date and _area_fit(area, judgement.area) and document_matches(document, filters)
+             and (not authorities or document.authority in authorities)
+             and (not named or judgement.grade.lower() in named)]
+    if not found:
+        return None
+    document, judgement = max(found, key=lambda item: item[1].date)
+    for row in index.document_rows.get(document.id, np.zeros(0, dtype=np.int64)).tolist():
+        passage = index.passages[row]
+        for sentence_start, sentence_end in passage.sentences or ((0, len(passage.text)),):
+            for candidate in spans.dates(passage.text[sentence_start:sentence_end]):
+                start, end = sentence_start + candidate.start, sentence_start + candidate.end
+                if spans.date_month(passage.text[start:end]) == judgement.date[:7]:
+                    hit = next((h for h in hits if h.row == row), None) or Hit(passage, document, 0, 0.0, row=row)
+                    score = GRADE_SOURCE_SCORE[judgement.source]
+                    features = _features(score=score, sim=1.0, coverage=1.0, local=1.0, unknown=0, margin=1.0,
+                                         kind="date", rank=1)
+                    return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start,
+                                  end=end, type="date", score=score, features=features), hit
+    return None
 
 
 def _authorities_in_scope(q: Question, index: Index, hits: list[Hit]) -> tuple[set[str], set[str]]:

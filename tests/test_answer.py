@@ -227,6 +227,23 @@ def test_a_date_the_report_looks_back_on_does_not_answer_what_comes_next(pipelin
     assert candidate is None or candidate["type"] != "date", candidate
 
 
+@pytest.mark.parametrize("question, expected, document", [
+    ("When were care leavers last rated?", "10 to 14 June 2024", "2024-06-barnet-ilacs-inspection-report"),
+    ("When was leadership last graded?", "10 to 14 June 2024", "2024-06-barnet-ilacs-inspection-report"),
+    ("When were care leavers rated in 2019?", "May 2019", "2019-07-barnet-letter-to-children-inspection"),
+    ("When was Barnet judged good?", "10 to 14 June 2024", "2024-06-barnet-ilacs-inspection-report"),  # the latest
+    # a grade the reports mention in passing has no table date: the sentence that dates it answers
+    ("When was Barnet judged inadequate for overall effectiveness?", "July 2017",
+     "2017-11-barnet-monitoring-visit-letter"),
+])
+def test_when_an_area_was_graded_is_the_date_of_the_inspection_that_graded_it(pipeline, question, expected, document):
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    assert reply["answer"]["text"] == expected and reply["answer"]["type"] == "date"
+    assert reply["passages"][0]["document"]["id"] == document
+    check_offsets(reply)
+
+
 def test_history_since_a_year(pipeline):
     reply = pipeline.ask("How has the overall grade changed since 2017?")
     assert [s["grade"] for s in reply["answer"]["history"]] == ["Inadequate", "Good", "Good"]
