@@ -68,9 +68,13 @@ charity charities company companies supplier suppliers authority authorities sch
 departments panel panels hub hubs court courts trust trusts regulator regulators""".split())
 
 
+# 'Who wrote/signed the report?': its author, a person, not whatever 'is written' in it
+AUTHOR_Q = re.compile(r"^\s*who (?:wrote|signed|authored|has written|has signed|was the author of)\b", re.I)
+
+
 def asks_who_holds_a_role(text: str) -> bool:
-    """'Who is the lead member for children's services?': a person's name answers it."""
-    return bool(role_held(text))
+    """'Who is the lead member for children's services?', 'Who wrote the report?': a person's name answers it."""
+    return bool(role_held(text)) or bool(AUTHOR_Q.search(text))
 
 
 def role_held(text: str) -> tuple[str, ...]:

@@ -98,6 +98,9 @@ def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
     assert reply["answer"]["text"] == "Chris Munday"
     reply = pipeline.ask("What is the name of the lead inspector for the 2024 inspection?")
     assert reply["answer"]["text"] == "Naintara Khosla"
+    # who wrote a report is a person: it was 'The records of review meetings' (are written ...), at 0.95
+    reply = pipeline.ask("Who wrote the 2024 report?")
+    assert (reply["answer"] or reply["candidate"])["type"] == "person"
     # a role still answers who does something, and an organisation's name who an agency is
     reply = pipeline.ask("Who leads the placement transformation programme?")
     assert reply["answer"]["text"] == "The director of children’s services"

@@ -37,6 +37,7 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("Which regional adoption agency is Barnet part of?", "named"),
     ("Why was Barnet judged inadequate in 2017?", "reason"),  # the reasons, not the grade
     ("What does IRO stand for?", "expansion"),
+    ("Who wrote the 2024 report?", "identity"),  # a person, not what 'is written' in it
     ("What were the main weaknesses in 2017?", "list"),
     ("What is the full form of LADO?", "expansion"),
     ("What does the MASH do?", "description"),
