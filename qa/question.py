@@ -216,11 +216,16 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
                             "ofsted inspectorate inspectors"))
 
 
+DATE_WORDS = set(tokens("date dates day days month months year years time"))
+
+
 def analyse(text: str) -> Question:
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
     area, extra = grade_area(text) if kind in ("grade", "history") else (None, ())
     content = tokens(bare)
+    if kind == "date":  # 'On what dates ...': the words that ask for a date are not what it is the date of
+        content = [t for t in content if t not in DATE_WORDS] or content
     topical = [t for t in content if t not in DOCUMENT_WORDS]
     if len(topical) >= 2:
         content = topical

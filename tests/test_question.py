@@ -186,3 +186,8 @@ def test_the_judgement_area_a_grade_question_names(question, area):
 ])
 def test_what_a_how_many_question_counts(question, focus):
     assert analyse(question).focus == focus
+
+
+def test_the_words_asking_for_a_date_are_not_its_topic():
+    assert "date" not in analyse("On what dates was the focused visit?").content
+    assert "month" not in analyse("In which month of 2019 did Ofsted inspectors visit Barnet?").content
