@@ -9,8 +9,7 @@ from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
 AnswerType = Literal["grade", "history", "expansion", "date", "duration", "money", "contact", "identity", "person",
-                     "named", "quantity",
-                     "list", "yesno", "reason", "place", "quote", "description"]
+                     "named", "quantity", "list", "yesno", "reason", "place", "quote", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
@@ -214,8 +213,6 @@ def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
 # inspectors are every report's source ('What did inspectors say about ...?')
 DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections report letter news article according "
                             "ofsted inspectorate inspectors"))
-
-
 DATE_WORDS = set(tokens("date dates day days month months year years time"))
 
 
