@@ -15,6 +15,14 @@ def check_offsets(reply):
     assert 0 <= answer["confidence"] <= 1
 
 
+def answered(pipeline, question):
+    """The reply to a question the reports answer: not an abstention, its offsets holding."""
+    reply = pipeline.ask(question)
+    assert not reply["abstained"], reply.get("candidate")
+    check_offsets(reply)
+    return reply
+
+
 @pytest.mark.parametrize("question, expected, kind", [
     ("When did the 2024 inspection take place?", "10 to 14 June 2024", "date"),
     ("When was the focused visit to Barnet carried out?", "23 and 24 June 2021", "date"),
@@ -29,29 +37,23 @@ def check_offsets(reply):
     ("How good were personal education plans in 2024?", "Personal education plans are of high quality", None),
 ])
 def test_answer_types(pipeline, question, expected, kind):
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["text"].startswith(expected)
     if kind:
         assert reply["answer"]["type"] == kind
-    check_offsets(reply)
     assert reply["passages"][0]["id"] == reply["answer"]["passage_id"]  # the answering passage comes first
 
 
 def test_what_someone_said_is_answered_with_the_quotation_not_its_attribution(pipeline):
-    reply = pipeline.ask("What did Chris Munday say about the findings of the report?")
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, "What did Chris Munday say about the findings of the report?")
     assert reply["answer"]["text"].startswith("We fully accept the findings of the report")
     assert "said" not in reply["answer"]["text"]
-    check_offsets(reply)
 
 
 def test_what_people_told_inspectors_is_answered_with_what_they_said(pipeline):
     """Reported speech ('told inspectors that ...') answers it, not a sentence that only shares 'tell'."""
-    reply = pipeline.ask("What did children tell inspectors?")
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, "What did children tell inspectors?")
     assert reply["answer"]["text"] == "they valued their carers and felt well supported"
-    check_offsets(reply)
 
 
 @pytest.mark.parametrize("question, finding", [
@@ -60,16 +62,14 @@ def test_what_people_told_inspectors_is_answered_with_what_they_said(pipeline):
 ])
 def test_a_yes_no_question_is_answered_by_the_finding_that_negates_it(pipeline, question, finding):
     """Its words are the question's own but for 'not', which is the answer."""
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert finding in reply["answer"]["text"]
 
 
 def test_a_yes_no_answer_keeps_the_finding_s_qualification(pipeline):
     """'limited improvement ..., although there is improvement in some areas': cut at the 'although', the
     answer would say less than the report does."""
-    reply = pipeline.ask("Had practice improved by the 2017 monitoring visit?")
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, "Had practice improved by the 2017 monitoring visit?")
     assert reply["answer"]["text"] == ("Overall, the visit found limited improvement in practice, "
                                        "although there is improvement in some areas.")
 
@@ -79,8 +79,7 @@ def test_a_yes_no_answer_keeps_the_finding_s_qualification(pipeline):
     ("Who signed the focused visit letter?", "Tara Geere"),
 ])
 def test_who_signed_a_letter_is_answered_from_its_sign_off(pipeline, question, name):
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["text"] == name
     assert reply["passages"][0]["text"].startswith(f"{name}, Her Majesty’s Inspector")
 
@@ -115,10 +114,8 @@ def test_who_holds_a_role_is_answered_by_a_name_or_not_at_all(pipeline):
 def test_a_who_answer_names_what_the_team_is(pipeline, question):
     """'The virtual school is very well led ... The team is imaginative and flexible ...': the sentence that
     answers calls it 'The team'; the answer says which team."""
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["text"] == "The virtual school"
-    check_offsets(reply)
 
 
 @pytest.mark.parametrize("question, cause", [
@@ -134,18 +131,15 @@ def test_a_who_answer_names_what_the_team_is(pipeline, question):
      "Partners in the multi-agency safeguarding hub do not effectively share information"),
 ])
 def test_a_why_question_is_answered_with_the_cause_not_the_effect(pipeline, question, cause):
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert cause in reply["answer"]["text"]
     assert not re.match(r"As a result|This (?:means|causes)", reply["answer"]["text"])
-    check_offsets(reply)
 
 
 def test_what_inspectors_found_is_a_finding_not_the_list_item_naming_the_area(pipeline):
     """The 2024 report lists 'Return home interviews informing safety plans...' under 'What needs to
     improve?'; what the inspection found about them is said in a sentence further on."""
-    reply = pipeline.ask("What did the 2024 inspection find about return home interviews?")
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, "What did the 2024 inspection find about return home interviews?")
     assert reply["answer"]["type"] != "list"
     assert "return home interviews are not consistently completed" in reply["answer"]["text"]
 
@@ -172,12 +166,10 @@ def test_list_answer_for_what_needs_to_improve(pipeline):
      "Ineffective analysis of risk"),
 ])
 def test_what_needs_to_improve_is_answered_from_the_report_s_own_list(pipeline, question, document, starts):
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["type"] == "list" and reply["answer"]["text"].startswith(starts)
     assert reply["passages"][0]["document"]["id"] == document
     assert ":" not in reply["answer"]["text"].split("\n")[0]  # the lead line ('Ofsted recommends that ...:') is not an item
-    check_offsets(reply)
 
 
 def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_list(pipeline):
@@ -215,10 +207,8 @@ def test_grade_without_a_year_is_the_latest_with_history(pipeline):
 def test_a_date_answers_the_event_it_belongs_to(pipeline, question, expected):
     """One sentence pair dates both the visit ('... the monitoring visit on 14 and 15 November 2017') and the
     judgement before it ('... since the local authority was judged inadequate in July 2017')."""
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["text"] == expected
-    check_offsets(reply)
 
 
 @pytest.mark.parametrize("question", ["When is the next Ofsted inspection of Barnet due?",
@@ -240,11 +230,9 @@ def test_a_date_the_report_looks_back_on_does_not_answer_what_comes_next(pipelin
      "2017-11-barnet-monitoring-visit-letter"),
 ])
 def test_when_an_area_was_graded_is_the_date_of_the_inspection_that_graded_it(pipeline, question, expected, document):
-    reply = pipeline.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(pipeline, question)
     assert reply["answer"]["text"] == expected and reply["answer"]["type"] == "date"
     assert reply["passages"][0]["document"]["id"] == document
-    check_offsets(reply)
 
 
 def test_history_since_a_year(pipeline):
@@ -358,8 +346,6 @@ def test_grades_come_from_the_council_asked_about(with_testshire):
 def test_money_contact_and_duration_answers(with_testshire, question, expected, kind):
     """Asked for a sum, a phone number or a duration, the reader answers with exactly that when a report
     states it (the bundled reports state none, so there it abstains)."""
-    reply = with_testshire.ask(question)
-    assert not reply["abstained"], reply.get("candidate")
+    reply = answered(with_testshire, question)
     assert reply["answer"]["text"] == expected and reply["answer"]["type"] == kind
     assert reply["passages"][0]["document"]["id"] == "testshire-2025"
-    check_offsets(reply)
