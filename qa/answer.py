@@ -420,7 +420,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         missing, outside = missing - phrasing, outside - phrasing
     # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
     # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
-    council = {t for authority in index.authorities() for t in tokens(authority)}
+    council = index.authority_words()
     weights = {t: index.idf(t) for t in q.content if (t in missing or index.document_frequency.get(t, 0) > 0
                or t in aliases or t.isdigit()) and t not in council}
     unknown = sum(1 for t in q.content if t in missing)

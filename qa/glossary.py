@@ -146,10 +146,7 @@ class Glossary:
 
     def term(self, short: str) -> Term | None:
         """The term an abbreviation names, whatever its case and plural ('IRO', 'iros' -> IROs)."""
-        def key(word: str) -> str:
-            word = word.lower()
-            return word[:-1] if word.endswith("s") and len(word) > 2 else word
-        return next((t for t in self.terms if key(t.short) == key(short)), None)
+        return self._by_key.get(_key(short))
 
     def spell_out(self, text: str) -> str:
         """The text with each abbreviation it uses followed, the first time, by its long form, as the
@@ -178,6 +175,10 @@ class Glossary:
         return index
 
     @cached_property
+    def _by_key(self) -> dict[str, Term]:
+        return {_key(term.short): term for term in reversed(self.terms)}  # the first definition wins
+
+    @cached_property
     def _by_short(self) -> dict[str, Term]:
         return {term.short: term for term in self.terms}
 
@@ -195,6 +196,12 @@ class Glossary:
     @classmethod
     def from_json(cls, data: list) -> "Glossary":
         return cls.from_definitions(Definition(short, long) for short, long in data)
+
+
+def _key(abbreviation: str) -> str:
+    """'IROs', 'iro' -> 'iro': an abbreviation looked up whatever its case and plural."""
+    word = abbreviation.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 2 else word
 
 
 def _stems(text: str) -> tuple[str, ...]:

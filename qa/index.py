@@ -61,7 +61,7 @@ import numpy as np
 from qa.chunk import split_document
 from qa.embed import Embedder, embedder_for
 from qa.glossary import Glossary, definitions
-from qa.text import stemmed_words
+from qa.text import stemmed_words, tokens
 from qa.types import Document, Judgement, Paragraph, Passage
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,12 @@ class Index:
         if not hasattr(self, "_authorities"):
             self._authorities = sorted({d.authority for d in self.documents.values() if d.authority})
         return self._authorities
+
+    def authority_words(self) -> frozenset[str]:
+        """The (stemmed) words of the councils' names: they say whose report, not what is in it."""
+        if not hasattr(self, "_authority_words"):
+            self._authority_words = frozenset(t for authority in self.authorities() for t in tokens(authority))
+        return self._authority_words
 
     def document(self, document_id: str) -> Document | None:
         """The whole document (text and paragraphs), read back from documents.jsonl."""
