@@ -62,6 +62,9 @@ SINGULAR_Q = re.compile(r"^\s*who (?:is|was|has)\b|\b(?:lead|sole|only|one|signe
 AUTHOR_WORDS = frozenset(tokens("sign signed wrote written write authored author sent send letter"))
 # question words too general to count as unknown when the corpus lacks them
 META_WORDS = set(tokens("according news article report say said tell told think happen happens"))
+# 'the council', 'the local authority': the council whose report it is, named another way (not 'council tax')
+AUTHORITY_REFERENCE = re.compile(r"\b(?:the|its|their)\s+(?:local\s+)?(?:council|authority)(?:'s|’s)?\b"
+                                 r"(?![\s-]+(?:tax|housing|house|houses|home|homes|flat|flats)\b)", re.I)
 
 # how well a candidate's type fits the question's answer type (missing pairs are not considered at all)
 TYPE_FIT: dict[str, dict[str, float]] = {
@@ -421,6 +424,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
     # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
     council = index.authority_words()
+    if AUTHORITY_REFERENCE.search(q.text):
+        council = council | {t for m in AUTHORITY_REFERENCE.finditer(q.text) for t in tokens(m.group(0))}
     weights = {t: index.idf(t) for t in q.content if (t in missing or index.document_frequency.get(t, 0) > 0
                or t in aliases or t.isdigit()) and t not in council}
     unknown = sum(1 for t in q.content if t in missing)

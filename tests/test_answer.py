@@ -288,6 +288,20 @@ def test_the_verb_that_frames_the_question_is_not_what_it_asks_about(pipeline):
     assert not reply["abstained"] and "supervision" in reply["answer"]["text"]
 
 
+@pytest.mark.parametrize("question, topic", [
+    ("What did the council do about caseloads in 2017?", "caseloads"),
+    ("Does the council listen to children in care?", None),
+])
+def test_the_council_is_whose_report_not_what_it_says(pipeline, question, topic):
+    """'the council' names the council the reports are about, as 'Barnet' does: a sentence about the
+    council's leader or council tax answers nothing about caseloads or listening to children."""
+    reply = pipeline.ask(question)
+    said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
+    assert "leader of the council" not in said and "council tax" not in said
+    if topic:
+        assert not reply["abstained"] and topic in reply["answer"]["text"].lower()
+
+
 def test_offsets_hold_for_every_gold_question(pipeline):
     from pathlib import Path
     from eval.runner import load_gold
