@@ -45,6 +45,7 @@ W_PASSAGE = 0.4
 W_RANK = 0.15
 W_NOVELTY = 0.2
 W_SECTION = 0.3
+W_PHRASE = 0.3  # the question's words side by side in the sentence ('young carers', not 'children and their carers')
 W_EVENT = 0.25  # a date is the answer when the words it belongs to are the question's (spans.date_event)
 UNKNOWN_WORD_PENALTY = 0.3
 CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
@@ -365,6 +366,18 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
 
 # ---------------------------------------------------------------- spans from passages
 
+def _pairs(content: list[str], weights: dict[str, float]) -> dict[tuple[str, str], float]:
+    """The question's neighbouring topic words, each pair weighted by its rarer word."""
+    return {(a, b): min(weights[a], weights[b]) for a, b in zip(content, content[1:])
+            if a in weights and b in weights and a != b}
+
+
+def _phrase_fit(pairs: dict[tuple[str, str], float], words: list[str]) -> float:
+    """Share of the question's word pairs (idf-weighted) that stand side by side in `words`."""
+    present = set(zip(words, words[1:]))
+    return sum(w for pair, w in pairs.items() if pair in present) / sum(pairs.values())
+
+
 def _coverage(question_weights: dict[str, float], words: set[str], aliases: Aliases | None = None) -> float:
     """Share of the question's (idf-weighted) words found in `words`; a word that is not there counts by
     its aliases (a multi-word alias only when all its words are), as much as they are alike."""
@@ -440,6 +453,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     together = 0.1 if PLURAL_Q.search(q.text) else 0.0 if SINGULAR_Q.search(q.text) else 0.05  # for 'A and B'
     question_words = set(q.words)
+    pairs = _pairs(list(q.content), weights)
     pool: list[tuple[float, Answer, Hit, tuple[float, float, float]]] = []
     best_score: float | None = None
     kinds = TYPE_FIT.get(q.type, TYPE_FIT["description"])
@@ -475,6 +489,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             if role and _coverage(role, sentence_words | section_words, aliases) < 0.99:
                 continue  # 'Who is the lead member?': a name is its answer only where the report gives the role
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
+            if pairs:
+                sentence_score += W_PHRASE * _phrase_fit(pairs, tokens(sentence))
             consequence = q.type == "reason" and bool(spans.CONSEQUENCE.match(sentence))
             if consequence and index_in_passage > 0:
                 # 'Why is placement stability monitored?' ... 'A small number of children have had to move home

@@ -288,6 +288,12 @@ def test_the_verb_that_frames_the_question_is_not_what_it_asks_about(pipeline):
     assert not reply["abstained"] and "supervision" in reply["answer"]["text"]
 
 
+def test_the_question_s_words_side_by_side_beat_the_same_words_apart(pipeline):
+    """'young carers' is a kind of child; 'children and their carers' is not about them."""
+    reply = answered(pipeline, "What support is there for young carers?")
+    assert reply["answer"]["text"].startswith("Young carers are routinely considered")
+
+
 @pytest.mark.parametrize("question, topic", [
     ("What did the council do about caseloads in 2017?", "caseloads"),
     ("Does the council listen to children in care?", None),
