@@ -14,6 +14,7 @@ below the saved threshold the reader abstains, and the passages still go back to
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from dataclasses import dataclass, replace
@@ -290,7 +291,10 @@ def expansion_answer(q: Question, index: Index, hits: list[Hit]) -> tuple[Answer
         return None  # not an abbreviation the reports define: the passages may still explain it
     long_form = re.compile(r"(?<![\w-])" + r"[\s,;/-]+".join(map(re.escape, term.long.split())) + r"(?![\w-])", re.I)
     short_form = re.compile(rf"(?<![\w-]){re.escape(term.short)}(?![\w-])")
-    for hit in hits:
+    retrieved = {h.row for h in hits}
+    elsewhere = (Hit(passage, index.documents[passage.document_id], 0, 0.0, row=row)
+                 for row, passage in enumerate(index.passages) if row not in retrieved and term.short in passage.text)
+    for hit in itertools.chain(hits, elsewhere):  # the defining passage need not rank: 'What is a PA?'
         text = hit.passage.text
         reach = len(term.short) + 4  # 'long form (SHORT)' or 'SHORT (long form)'
         for match in long_form.finditer(text):

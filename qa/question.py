@@ -19,7 +19,9 @@ HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|prog
 EXPANSION_Q = re.compile(r"^\s*what (?:does|do|did) (?:the )?(?:abbreviation |acronym )?[‘'\"“]?(?P<a>[A-Za-z][\w-]{1,15})[’'\"”]?"
                          r" (?:stand for|mean)\b|^\s*what (?:is|are) (?:the )?[‘'\"“]?(?P<b>[A-Za-z][\w-]{1,15})[’'\"”]? short for\b|"
                          r"^\s*what is the (?:full form|long form|expansion) of (?:the )?(?:abbreviation |acronym )?"
-                         r"[‘'\"“]?(?P<c>[A-Za-z][\w-]{1,15})", re.I)
+                         r"[‘'\"“]?(?P<c>[A-Za-z][\w-]{1,15})|"
+                         # 'What is a PA?', 'What are IROs?': the question is the abbreviation alone, in capitals
+                         r"^\s*what (?:is|are|was|were) (?:an? |the )?(?-i:(?P<d>[A-Z][A-Z0-9]{1,9}s?))\s*\??\s*$", re.I)
 
 
 def abbreviation_asked(text: str) -> str | None:

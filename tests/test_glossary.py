@@ -86,6 +86,8 @@ def test_a_term_is_found_by_its_abbreviation_whatever_the_case_or_plural():
     ("What does IRO stand for?", "Independent reviewing officers"),
     ("What is LADO short for?", "local authority designated officer"),
     ("What does BRAG mean?", "blue, red, amber, green"),  # 'BRAG (blue, red, amber, green)': after it
+    ("What is a PA?", "Personal advisers"),  # its definition is not among the passages retrieved
+    ("What are IROs?", "Independent reviewing officers"),
 ])
 def test_what_an_abbreviation_stands_for_is_answered_from_the_report_that_defines_it(pipeline, question, expected):
     reply = pipeline.ask(question)

@@ -40,6 +40,9 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("Who wrote the 2024 report?", "identity"),  # a person, not what 'is written' in it
     ("What were the main weaknesses in 2017?", "list"),
     ("What is the full form of LADO?", "expansion"),
+    ("What is a PA?", "expansion"),  # the abbreviation alone
+    ("What is the Onwards and Upwards service?", "description"),  # a name, not an abbreviation
+    ("What is care?", "description"),
     ("What does the MASH do?", "description"),
     ("What did Chris Munday say about the findings?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
