@@ -50,6 +50,7 @@ W_PHRASE = 0.3  # the question's words side by side in the sentence ('young care
 W_EVENT = 0.25  # a date is the answer when the words it belongs to are the question's (spans.date_event)
 UNKNOWN_WORD_PENALTY = 0.3
 CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
+PRAISE_PENALTY = 0.3  # asked what needs to improve, a sentence that says nothing falls short (spans.SHORTFALL)
 UNCAUSED_PENALTY = 0.2  # ... and one that gives no cause may only restate what is asked ('This visit was
 # carried out fully by remote means' for 'Why was the visit carried out remotely?')
 LIST_ITEM_PENALTY = 0.3  # a list item names an area ('Return home interviews informing safety plans.'): a
@@ -551,6 +552,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     extra -= CONSEQUENCE_PENALTY  # 'As a result, X' is what a why-question asks the cause of
                 elif q.type == "reason" and candidate.type in SENTENCE_LIKE and not spans.CAUSE.search(text):
                     extra -= UNCAUSED_PENALTY
+                elif q.type == "list" and candidate.type in SENTENCE_LIKE and not spans.SHORTFALL.search(text):
+                    extra -= PRAISE_PENALTY  # 'What needs to improve in adoption?': a strength is no answer
                 if candidate.type == "person" and " and " in text:
                     extra += together
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):

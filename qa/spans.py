@@ -355,6 +355,12 @@ def clauses(text: str) -> Iterator[Candidate]:
 # inspectors identified “a legacy ...”', '... has improved because managers ...'
 CAUSE = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks to|on account of|"
                    r"after (?:\w+ ){0,2}(?:identified|found|judged|concluded))\s+", re.I)
+# what says a thing falls short, for 'What needs to improve in ...?': 'not consistently', 'lack', 'delays',
+# 'However, ...' ('without delay' is praise)
+SHORTFALL = re.compile(r"\b(?:not|no|never|cannot|lacks?|lacking|weak\w*|inconsisten\w*|(?<!without )delay(?:s|ed)?|"
+                       r"insufficient\w*|poor\w*|limited|variable|variability|gaps?|too|needs? to|should|must|"
+                       r"requires? improvement|ineffective\w*|inadequate\w*|fail\w*|concerns?|shortfalls?|however|"
+                       r"although|yet to|slow\w*|deficien\w*|confusion|unclear|drift|late)\b", re.I)
 # a sentence that gives the consequence of the one before: 'As a result, placement stability is monitored.'
 CONSEQUENCE = re.compile(r"^(?:As a (?:result|consequence)|Consequently|Therefore|Because of this|For this reason|"
                          r"This (?:means|meant|causes|caused|leads|led|results|resulted|has led|has resulted)|"

@@ -176,6 +176,14 @@ def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_lis
     assert pipeline.ask("What needs to improve in Camden?")["abstained"]
 
 
+def test_what_needs_to_improve_is_a_shortfall_never_a_strength(pipeline):
+    """No report finds fault with Barnet's adoption service: praise of it is no answer. Where no list holds
+    the topic, the span reader answers with a sentence that says what falls short."""
+    assert pipeline.ask("What needs to improve in adoption?")["abstained"]
+    reply = answered(pipeline, "What should Barnet do to improve life-story work?")
+    assert "not routinely evidenced" in reply["answer"]["text"]
+
+
 def test_grade_with_a_year_comes_from_that_inspection(pipeline):
     reply = pipeline.ask("How were care leavers rated in 2024?")
     answer = reply["answer"]

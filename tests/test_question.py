@@ -194,3 +194,14 @@ def test_what_a_how_many_question_counts(question, focus):
 def test_the_words_asking_for_a_date_are_not_its_topic():
     assert "date" not in analyse("On what dates was the focused visit?").content
     assert "month" not in analyse("In which month of 2019 did Ofsted inspectors visit Barnet?").content
+
+
+@pytest.mark.parametrize("sentence, falls_short", [
+    ("For some children, return home interviews are not consistently completed.", True),
+    ("There are delays in the timeliness of early help assessments.", True),
+    ("However, for some PAs, there is confusion about the procedures.", True),
+    ("Children with a plan for adoption are placed without delay.", False),  # praise
+    ("Children benefit from the availability of adopters from a range of backgrounds.", False),
+])
+def test_a_shortfall_is_told_from_praise(sentence, falls_short):
+    assert bool(spans.SHORTFALL.search(sentence)) is falls_short
