@@ -137,7 +137,7 @@ class AnswerScorer:
             if spelled is not None:
                 return spelled
         if q.type == "list":
-            listed = improvement_answer(q, index, hits, scope)
+            listed = improvement_answer(q, index, hits, scope, aliases)
             if listed is not None:
                 return listed
         return span_answer(q, hits, index, vector, aliases or {}, scope)
@@ -316,15 +316,18 @@ LIST_WORDS = set(tokens("need needs improve improved improvement improvements re
                         "weakness weaknesses shortcoming shortcomings problem problems concern concerns find found "
                         "inspector inspectorate inspectors ofsted identify identified work main key"))
 LIST_SOURCE_SCORE = 1.5  # a report's own list, on the grade answers' scale
+BACKGROUND_IDF = 1.0  # a word in more than about a third of the passages (qa.index.Index.idf)
 
 
-def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None
-                       ) -> tuple[Answer, Hit] | None:
+def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None,
+                       aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
     """'What needs to improve?' is answered by a report's own list of it, retrieved or not, as a grade is by
     its judgement table: of the council asked about, from the latest report the filters allow, and within it
     the list whose heading or lead says what the question asks ('recommends', 'found'), preferring a list
-    that holds the question's topic ('... in the MASH?'). Topic words the list does not hold cost like a grade
-    question's; when no list holds any ('... in adoption?'), or the question uses words the corpus never
+    that holds the question's topic. A topic the list as a whole is about (its heading, lead or report say
+    it: '... in social work practice for children in care') gets the whole list; a topic only some items
+    name ('... in the MASH?', '... for care leavers?') gets those items. When no list holds most of the
+    topic ('... in adoption?', '... for disabled children?'), or the question uses words the corpus never
     does ('... in Camden?'), the span reader answers from the passages instead."""
     rows = index.improvement_rows
     if rows is None or not len(rows) or not hits:
@@ -338,38 +341,64 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     if not found:
         return None
 
-    topic = [t for t in q.content if t not in LIST_WORDS and t not in named and t not in DOCUMENT_WORDS
-             and not t.isdigit()]
-    if any(index.document_frequency.get(t, 0) == 0 for t in topic):
+    referred = _authority_referred(q)
+    topic = {t: index.idf(t) for t in q.content if t not in LIST_WORDS and t not in named and t not in referred
+             and t not in DOCUMENT_WORDS and not t.isdigit()}
+    if any(index.document_frequency.get(t, 0) == 0 for t in topic if t not in (aliases or {})):
         return None  # names something the reports never mention (another council, a service they do not cover)
+    # 'children', 'care': words a third of the passages use say too little to tell one list item from
+    # another ('for children in care' is the whole 2021 visit); the rarer words decide ('disabled', 'leavers')
+    topic = {t: w for t, w in topic.items() if w >= BACKGROUND_IDF}
 
-    def held(passage: Passage) -> set[str]:
-        return set(tokens(passage.text)) | set(tokens(passage.section or ""))
+    def frame(passage: Passage) -> set[str]:
+        """What the list as a whole is about: its heading, its lead and its report's title."""
+        lines = passage.text.split("\n")
+        lead = lines[0] if lines[0].endswith(":") else ""
+        return set(tokens(f"{passage.section or ''} {lead} {index.documents[passage.document_id].title}"))
+
+    def held(passage: Passage) -> float:
+        return _coverage(topic, set(tokens(passage.text)) | frame(passage), aliases)
 
     def preference(row: int) -> tuple[bool, str, float]:
         passage = index.passages[row]
         said = set(tokens(f"{passage.section or ''} {passage.text.split(chr(10), 1)[0]}"))
-        return (not topic or bool(held(passage) & set(topic)), _written(index.documents[passage.document_id]),
+        return (not topic or held(passage) >= 0.5, _written(index.documents[passage.document_id]),
                 sum(index.idf(t) for t in asked & said))
 
     row = max(found, key=preference)
     passage = index.passages[row]
-    missing = [t for t in topic if t not in held(passage)]
-    if topic and len(missing) == len(topic):
+    share = held(passage) if topic else 1.0
+    if share < 0.5:
         return None  # '... in adoption?': no list is about it; the passages may still say
     lines = passage.text.split("\n")
-    start = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
-    score = LIST_SOURCE_SCORE - 0.3 * len(missing)
-    share = 1.0 - len(missing) / len(topic) if topic else 1.0
+    start, end = (len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0), len(passage.text)
+    around = frame(passage)
+    rest = {t: w for t, w in topic.items() if t not in around}
+    if rest and _coverage(topic, around, aliases) < 0.5:  # the topic is what some items are about: those items
+        items, at = [], 0
+        for line in lines:
+            if at >= start:
+                items.append((_coverage(rest, set(tokens(line)), aliases), at, at + len(line)))
+            at += len(line) + 1
+        best = max(fit for fit, _, _ in items)
+        chosen = [(a, b) for fit, a, b in items if fit == best and fit > 0]
+        if chosen and chosen[-1][1] - chosen[0][0] < end - start:
+            start, end = chosen[0][0], chosen[-1][1]  # the first to the last item that names it
+    score = LIST_SOURCE_SCORE - 0.6 * (1.0 - share)
     retrieved = next((h for h in hits if h.row == row), None)
     hit = retrieved or Hit(passage, index.documents[passage.document_id], 0, 0.0, row=row)
     features = _features(score=score, sim=1.0, coverage=share, local=share, unknown=0, margin=1.0, kind="list",
                          rank=1)
-    return Answer(text=passage.text[start:], confidence=0.0, passage_id=passage.id, start=start,
-                  end=len(passage.text), type="list", score=score, features=features), hit
+    return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start,
+                  end=end, type="list", score=score, features=features), hit
 
 
 # ---------------------------------------------------------------- spans from passages
+
+def _authority_referred(q: Question) -> set[str]:
+    """The words of 'the council', 'the local authority' in the question: whose report, not what in it."""
+    return {t for m in AUTHORITY_REFERENCE.finditer(q.text) for t in tokens(m.group(0))}
+
 
 def _pairs(content: list[str], weights: dict[str, float]) -> dict[tuple[str, str], float]:
     """The question's neighbouring topic words, each pair weighted by its rarer word."""
@@ -441,9 +470,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         missing, outside = missing - phrasing, outside - phrasing
     # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
     # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
-    council = index.authority_words()
-    if AUTHORITY_REFERENCE.search(q.text):
-        council = council | {t for m in AUTHORITY_REFERENCE.finditer(q.text) for t in tokens(m.group(0))}
+    council = index.authority_words() | _authority_referred(q)
     weights = {t: index.idf(t) for t in q.content if (t in missing or index.document_frequency.get(t, 0) > 0
                or t in aliases or t.isdigit()) and t not in council}
     unknown = sum(1 for t in q.content if t in missing)

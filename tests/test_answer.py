@@ -172,6 +172,29 @@ def test_what_needs_to_improve_is_answered_from_the_report_s_own_list(pipeline, 
     assert ":" not in reply["answer"]["text"].split("\n")[0]  # the lead line ('Ofsted recommends that ...:') is not an item
 
 
+@pytest.mark.parametrize("question, expected", [
+    # a topic some items name: those items ('MASH' is how the question says 'multi-agency safeguarding hub')
+    ("What needs to improve in the MASH?", "Ensures that partners work together in the multi-agency safeguarding hub "
+                                           "to ensure timely and accurate information sharing"),
+    ("What should the council improve for care leavers?", "Communication about living arrangements for care leavers."),
+    ("What needs to improve in early help?", "Timeliness of early help support."),
+    # a topic the whole report is about: the whole list
+    ("What needs to improve for children in care in 2021?",
+     "Case recording, including the recording of supervision, visits and direct work with children, and the "
+     "rationale for decision-making on placements.\nThe completion and quality of ‘All about me’ plans."),
+])
+def test_what_needs_to_improve_about_a_topic_is_the_list_items_about_it(pipeline, question, expected):
+    reply = answered(pipeline, question)
+    assert reply["answer"]["type"] == "list" and reply["answer"]["text"] == expected
+
+
+def test_a_list_that_does_not_name_the_topic_does_not_answer_for_it(pipeline):
+    """The 2024 list says 'children' in passing, but nothing about disabled children."""
+    reply = pipeline.ask("What needs to improve for disabled children?")
+    said = (reply["answer"] or reply.get("candidate") or {})
+    assert said.get("type") != "list"
+
+
 def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_list(pipeline):
     assert pipeline.ask("What needs to improve in Camden?")["abstained"]
 
