@@ -565,6 +565,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     local = _coverage(weights, set(tokens(rest)), aliases)
                     if length > 12:
                         extra -= 0.02 * (length - 12)
+                if candidate.type in SENTENCE_LIKE and spans.SELF_REFERENCE.search(text):
+                    continue  # about the report, not what it found: 'It tells you the main things inspectors found.'
                 if candidate.type == "quantity" and not _counts(sentence, candidate, q):
                     continue  # a quantity of something else than the question counts
                 if candidate.type == "date":
@@ -579,7 +581,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     extra -= CONSEQUENCE_PENALTY  # 'As a result, X' is what a why-question asks the cause of
                 elif q.type == "reason" and candidate.type in SENTENCE_LIKE and not spans.CAUSE.search(text):
                     extra -= UNCAUSED_PENALTY
-                elif q.type == "list" and candidate.type in SENTENCE_LIKE and not spans.SHORTFALL.search(text):
+                if q.type == "list" and candidate.type in SENTENCE_LIKE and not spans.SHORTFALL.search(text):
                     extra -= PRAISE_PENALTY  # 'What needs to improve in adoption?': a strength is no answer
                 if candidate.type == "person" and " and " in text:
                     extra += together

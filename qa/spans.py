@@ -355,6 +355,10 @@ def clauses(text: str) -> Iterator[Candidate]:
 # inspectors identified “a legacy ...”', '... has improved because managers ...'
 CAUSE = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks to|on account of|"
                    r"after (?:\w+ ){0,2}(?:identified|found|judged|concluded))\s+", re.I)
+# a sentence about the report itself, not about the services it reports on: 'This letter summarises the
+# findings of ...', 'It tells you the main things that inspectors found.', 'I am copying this letter to ...'
+SELF_REFERENCE = re.compile(r"\bthis (?:letter|report|article)\b|^It tells you\b|\bmore detailed report\b|"
+                            r"\bthe findings (?:from|of) this\b", re.I)
 # what says a thing falls short, for 'What needs to improve in ...?': 'not consistently', 'lack', 'delays',
 # 'However, ...' ('without delay' is praise)
 SHORTFALL = re.compile(r"\b(?:not|no|never|cannot|lacks?|lacking|weak\w*|inconsisten\w*|(?<!without )delay(?:s|ed)?|"

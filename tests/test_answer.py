@@ -319,6 +319,13 @@ def test_the_verb_that_frames_the_question_is_not_what_it_asks_about(pipeline):
     assert not reply["abstained"] and "supervision" in reply["answer"]["text"]
 
 
+def test_a_sentence_about_the_report_itself_is_not_what_it_found(pipeline):
+    """'It tells you the main things that inspectors found.' repeats the question's words, and says nothing."""
+    reply = pipeline.ask("What did the inspectors find in 2019?")
+    said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
+    assert said and "It tells you" not in said
+
+
 def test_the_question_s_words_side_by_side_beat_the_same_words_apart(pipeline):
     """'young carers' is a kind of child; 'children and their carers' is not about them."""
     reply = answered(pipeline, "What support is there for young carers?")

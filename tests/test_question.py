@@ -205,3 +205,9 @@ def test_the_words_asking_for_a_date_are_not_its_topic():
 ])
 def test_a_shortfall_is_told_from_praise(sentence, falls_short):
     assert bool(spans.SHORTFALL.search(sentence)) is falls_short
+
+
+def test_a_sentence_about_the_report_itself():
+    assert spans.SELF_REFERENCE.search("This letter summarises the findings of the monitoring visit.")
+    assert spans.SELF_REFERENCE.search("It tells you the main things that inspectors found.")
+    assert not spans.SELF_REFERENCE.search("During this visit, inspectors found evidence of improving processes.")
