@@ -89,7 +89,8 @@ def mrr(ranks: list[int | None]) -> float:
 
 
 def best_threshold(confidences: list[float], answered_f1: list[float], has_answer: list[bool]) -> tuple[float, float]:
-    """SQuAD 2.0's best threshold: the confidence cut that maximises mean F1 when all below it abstain.
+    """SQuAD 2.0's best threshold: the confidence cut that maximises mean F1 when all below it abstain,
+    placed halfway between the last question it answers and the first it does not.
 
     `answered_f1` is each question's F1 if the system answers; abstaining scores 1 on unanswerable
     questions and 0 on answerable ones. Returns (threshold, F1 at that threshold).
@@ -98,12 +99,19 @@ def best_threshold(confidences: list[float], answered_f1: list[float], has_answe
     if n == 0:
         return 1.0, 0.0
     score = sum(0.0 if has else 1.0 for has in has_answer)  # everything abstained
-    best, best_cut = score, max(confidences, default=1.0) + 1e-6
-    for i in sorted(range(n), key=lambda j: -confidences[j]):
+    order = sorted(range(n), key=lambda j: -confidences[j])
+    best, answered = score, 0
+    for count, i in enumerate(order, start=1):
         score += answered_f1[i] - (0.0 if has_answer[i] else 1.0)
         if score > best:
-            best, best_cut = score, confidences[i]
-    return float(best_cut), best / n
+            best, answered = score, count
+    if answered == 0:
+        return float(confidences[order[0]] + 1e-6), best / n
+    # halfway to the next confidence down: a cut on a question's own confidence would let the last
+    # decimal of a float decide whether a question just like it is answered
+    last = confidences[order[answered - 1]]
+    below = confidences[order[answered]] if answered < n else 0.0
+    return float((last + below) / 2), best / n
 
 
 @dataclass(frozen=True)

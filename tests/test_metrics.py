@@ -51,8 +51,10 @@ def test_best_threshold_by_hand():
     # two answerable (F1 1.0 at conf 0.9, F1 0.0 at conf 0.4) and one unanswerable (conf 0.6)
     confidences, f1s, has = [0.9, 0.4, 0.6], [1.0, 0.0, 0.0], [True, True, False]
     threshold, f1 = metrics.best_threshold(confidences, f1s, has)
-    # answering only the 0.9 one: 1 (right) + 0 (answerable abstained) + 1 (unanswerable abstained) = 2/3
-    assert threshold == 0.9 and f1 == pytest.approx(2 / 3)
+    # answering only the 0.9 one: 1 (right) + 0 (answerable abstained) + 1 (unanswerable abstained) = 2/3;
+    # the cut lies halfway between it and the next confidence down (0.6), not on a question's own confidence
+    assert threshold == pytest.approx(0.75) and f1 == pytest.approx(2 / 3)
+    assert metrics.best_threshold([0.5], [1.0], [True])[0] == pytest.approx(0.25)  # all answered: halfway to 0
 
 
 def test_calibration_error_by_hand():
