@@ -140,6 +140,10 @@ class AnswerScorer:
             listed = improvement_answer(q, index, hits, scope, aliases)
             if listed is not None:
                 return listed
+        if q.type in ("description", "quote") and asks_for_headline(q, index):
+            headline = headline_answer(q, index, hits, scope)
+            if headline is not None:
+                return headline
         return span_answer(q, hits, index, vector, aliases or {}, scope)
 
 
@@ -391,6 +395,66 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
                          rank=1)
     return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start,
                   end=end, type="list", score=score, features=features), hit
+
+
+# ---------------------------------------------------------------- what a report found, in a sentence
+
+# the words of a question that asks what a report found as a whole ('What were the main findings?')
+FINDING_WORDS = frozenset(tokens("find finds found finding findings main key overall headline headlines conclude "
+                                 "concluded conclusion conclusions summary summarise say says said think thought "
+                                 "doing going"))
+HEADLINE_HEADING = re.compile(r"\b(?:headline findings|main findings|what did (?:the )?inspectors find|summary)\b", re.I)
+LABEL = re.compile(r"^[A-Z][\w’' ]{0,40}:\s")  # 'Inspection dates: 10 to 14 June 2024'
+HEADLINE_SCORE = 1.4  # the report's own headline, on the grade answers' scale
+
+
+def asks_for_headline(q: Question, index: Index) -> bool:
+    """'What did the inspectors find?', 'What were the main findings of the 2024 inspection?', 'How is Barnet
+    doing?': nothing asked about but the report, its findings and its council."""
+    topic = {t for t in q.words if not t.isdigit()} - DOCUMENT_WORDS - FINDING_WORDS - index.authority_words() \
+        - _authority_referred(q)
+    return not topic
+
+
+def headline_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None) -> tuple[Answer, Hit] | None:
+    """A question with no topic asks for a report's headline finding, of the latest report in scope (as a
+    grade question without a year gets the latest grade): the first sentence under its headline heading
+    ('Headline findings', 'What did the inspectors find?'), else its first sentence opening 'Overall,', else
+    the first sentence of its opening, after the judgement table. Never a sentence about the report itself
+    ('This letter summarises ...') or a label ('Inspection dates: ...')."""
+    if not hits:
+        return None
+    authorities, _ = _authorities_in_scope(q, index, hits)
+    allowed = set(scope.tolist()) if scope is not None else None
+    documents = [d for d in index.documents.values() if d.id in index.document_rows
+                 and (not authorities or d.authority in authorities)
+                 and (allowed is None or any(r in allowed for r in index.document_rows[d.id].tolist()))]
+    if not documents:
+        return None
+    document = max(documents, key=_written)
+    rows = sorted(index.document_rows[document.id].tolist())
+    paragraphs = [(row, index.passages[row]) for row in rows if index.passages[row].kind == "paragraph"]
+
+    def sentences(chosen):
+        for row, passage in chosen:
+            for a, b in passage.sentences:
+                text = passage.text[a:b]
+                if not spans.SELF_REFERENCE.search(text) and not LABEL.match(text) and len(text.split()) >= 6:
+                    yield row, passage, a, b
+
+    tables = [i for i, row in enumerate(rows) if index.passages[row].kind == "table"]
+    opening = [(r, p) for r, p in paragraphs if not tables or r > rows[tables[0]]]
+    found = (next(sentences((r, p) for r, p in paragraphs if HEADLINE_HEADING.search(p.section or "")), None)
+             or next(((r, p, a, b) for r, p, a, b in sentences(paragraphs) if p.text[a:b].startswith("Overall,")), None)
+             or next(sentences(opening), None))
+    if found is None:
+        return None
+    row, passage, start, end = found
+    hit = next((h for h in hits if h.row == row), None) or Hit(passage, document, 0, 0.0, row=row)
+    features = _features(score=HEADLINE_SCORE, sim=1.0, coverage=1.0, local=1.0, unknown=0, margin=1.0,
+                         kind="summary", rank=1)
+    return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
+                  type="summary", score=HEADLINE_SCORE, features=features), hit
 
 
 # ---------------------------------------------------------------- spans from passages

@@ -319,11 +319,31 @@ def test_the_verb_that_frames_the_question_is_not_what_it_asks_about(pipeline):
     assert not reply["abstained"] and "supervision" in reply["answer"]["text"]
 
 
+@pytest.mark.parametrize("question, starts, date", [
+    # no year: the latest report's headline, as grades and lists come from the latest report
+    ("What did the inspectors find?", "Children in the London Borough of Barnet receive strong and effective", "2024-06-14"),
+    ("How is Barnet doing?", "Children in the London Borough of Barnet receive strong and effective", "2024-06-14"),
+    # a year or kind: that report's; under its 'Headline findings', or its sentence opening 'Overall,'
+    ("What did the 2021 focused visit find?", "Despite the significant challenges presented by the COVID-19", "2021-08-02"),
+    ("What did the monitoring visit find?", "Overall, the visit found limited improvement in practice", "2017-11-15"),
+])
+def test_what_a_report_found_as_a_whole_is_its_headline(pipeline, question, starts, date):
+    reply = answered(pipeline, question)
+    assert reply["answer"]["type"] == "summary" and reply["answer"]["text"].startswith(starts)
+    assert reply["passages"][0]["document"]["date"] == date
+
+
+def test_a_finding_about_a_topic_is_not_the_headline(pipeline):
+    reply = answered(pipeline, "What did inspectors find about supervision in 2017?")
+    assert reply["answer"]["type"] != "summary" and "supervision" in reply["answer"]["text"]
+
+
 def test_a_sentence_about_the_report_itself_is_not_what_it_found(pipeline):
     """'It tells you the main things that inspectors found.' repeats the question's words, and says nothing."""
-    reply = pipeline.ask("What did the inspectors find in 2019?")
-    said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
-    assert said and "It tells you" not in said
+    for question in ("What are the main things inspectors found in 2019?", "What things did inspectors find in 2019?"):
+        reply = pipeline.ask(question)
+        said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
+        assert said and "It tells you" not in said
 
 
 def test_the_question_s_words_side_by_side_beat_the_same_words_apart(pipeline):
