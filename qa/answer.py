@@ -575,7 +575,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                                               coverage, coverage)))
         for index_in_passage, (a, b) in enumerate(passage.sentences):
             sentence = passage.text[a:b]
-            sentence_words = set(tokens(sentence))
+            sentence_tokens = tokens(sentence)
+            sentence_words = set(sentence_tokens)
             sim = float(sims[index_in_passage]) if sims is not None and index_in_passage < len(sims) else 0.0
             context = section_words
             if index_in_passage > 0 and spans.ANAPHOR.search(sentence):  # 'Practice for these children ...':
@@ -586,7 +587,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 continue  # 'Who is the lead member?': a name is its answer only where the report gives the role
             sentence_score = base + W_SENTENCE_SIM * sim + W_COVERAGE * coverage
             if pairs:
-                sentence_score += W_PHRASE * _phrase_fit(pairs, tokens(sentence))
+                sentence_score += W_PHRASE * _phrase_fit(pairs, sentence_tokens)
             consequence = q.type == "reason" and bool(spans.CONSEQUENCE.match(sentence))
             if consequence and index_in_passage > 0:
                 # 'Why is placement stability monitored?' ... 'A small number of children have had to move home
