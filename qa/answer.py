@@ -624,7 +624,9 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                     extra -= 0.003 * length + 0.004 * max(0, length - 25)
                 elif candidate.type == "date":  # the words the date belongs to, the report's own words included
                     local = _coverage(event_weights, set(tokens(spans.date_event(sentence, candidate.start))), aliases)
-                    extra += W_EVENT * local
+                    # a date covers the question by its own clause, not by its sentence's other events: 'The visit
+                    # was the first monitoring visit since ... judged inadequate ... in July 2017'
+                    extra += W_EVENT * local + W_COVERAGE * (local - coverage)
                 else:
                     rest = sentence[:candidate.start] + " " + sentence[candidate.end:]
                     local = _coverage(weights, set(tokens(rest)), aliases)

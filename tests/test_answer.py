@@ -233,6 +233,8 @@ def test_grade_without_a_year_is_the_latest_with_history(pipeline):
 
 @pytest.mark.parametrize("question, expected", [
     ("When did the monitoring visit take place?", "14 and 15 November 2017"),
+    # the sentence that says 'monitoring visit' twice is about the earlier judgement; the date's own clause decides
+    ("When did inspectors carry out the monitoring visit?", "14 and 15 November 2017"),
     ("When was the local authority judged inadequate for overall effectiveness?", "July 2017"),
 ])
 def test_a_date_answers_the_event_it_belongs_to(pipeline, question, expected):
