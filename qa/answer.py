@@ -402,7 +402,8 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
 # the words of a question that asks what a report found as a whole ('What were the main findings?')
 FINDING_WORDS = frozenset(tokens("find finds found finding findings main key overall headline headlines conclude "
                                  "concluded conclusion conclusions summary summarise say says said think thought "
-                                 "doing going"))
+                                 "performing"))
+HOW_DOING = re.compile(r"\bhow (?:is|are|was|were|has|have)\b.*\b(doing|getting on|going|performing|faring|done)\b", re.I)
 HEADLINE_HEADING = re.compile(r"\b(?:headline findings|main findings|what did (?:the )?inspectors find|summary)\b", re.I)
 LABEL = re.compile(r"^[A-Z][\w’' ]{0,40}:\s")  # 'Inspection dates: 10 to 14 June 2024'
 HEADLINE_SCORE = 1.4  # the report's own headline, on the grade answers' scale
@@ -410,10 +411,12 @@ HEADLINE_SCORE = 1.4  # the report's own headline, on the grade answers' scale
 
 def asks_for_headline(q: Question, index: Index) -> bool:
     """'What did the inspectors find?', 'What were the main findings of the 2024 inspection?', 'How is Barnet
-    doing?': nothing asked about but the report, its findings and its council."""
-    topic = {t for t in q.words if not t.isdigit()} - DOCUMENT_WORDS - FINDING_WORDS - index.authority_words() \
-        - _authority_referred(q)
-    return not topic
+    doing?': nothing asked about but the report, its findings and its council ('What is A?' asks nothing)."""
+    words = {t for t in q.words if not t.isdigit()}
+    doing = HOW_DOING.search(q.text)
+    topic = words - DOCUMENT_WORDS - FINDING_WORDS - index.authority_words() - _authority_referred(q) \
+        - set(tokens(doing.group(1) if doing else ""))
+    return not topic and bool(words & (DOCUMENT_WORDS | FINDING_WORDS) or doing)
 
 
 def headline_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None) -> tuple[Answer, Hit] | None:

@@ -21,7 +21,7 @@ EXPANSION_Q = re.compile(r"^\s*what (?:does|do|did) (?:the )?(?:abbreviation |ac
                          r"^\s*what is the (?:full form|long form|expansion) of (?:the )?(?:abbreviation |acronym )?"
                          r"[‘'\"“]?(?P<c>[A-Za-z][\w-]{1,15})|"
                          # 'What is a PA?', 'What are IROs?': the question is the abbreviation alone, in capitals
-                         r"^\s*what (?:is|are|was|were) (?:an? |the )?(?-i:(?P<d>[A-Z][A-Z0-9]{1,9}s?))\s*\??\s*$", re.I)
+                         r"^\s*what\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?-i:(?P<d>[A-Z][A-Z0-9]{1,9}s?))\s*\??\s*$", re.I)
 
 
 def abbreviation_asked(text: str) -> str | None:

@@ -41,6 +41,7 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("What were the main weaknesses in 2017?", "list"),
     ("What is the full form of LADO?", "expansion"),
     ("What is a PA?", "expansion"),  # the abbreviation alone
+    ("what is a  PA ?", "expansion"),
     ("What is the Onwards and Upwards service?", "description"),  # a name, not an abbreviation
     ("What is care?", "description"),
     ("What does the MASH do?", "description"),
