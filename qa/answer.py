@@ -356,8 +356,7 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
 
     def frame(passage: Passage) -> set[str]:
         """What the list as a whole is about: its heading, its lead and its report's title."""
-        lines = passage.text.split("\n")
-        lead = lines[0] if lines[0].endswith(":") else ""
+        lead = _list_lead(passage.text)
         return set(tokens(f"{passage.section or ''} {lead} {index.documents[passage.document_id].title}"))
 
     def held(passage: Passage) -> float:
@@ -365,7 +364,7 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
 
     def preference(row: int) -> tuple[bool, str, float]:
         passage = index.passages[row]
-        said = set(tokens(f"{passage.section or ''} {passage.text.split(chr(10), 1)[0]}"))
+        said = set(tokens(f"{passage.section or ''} {_list_lead(passage.text)}"))
         return (not topic or held(passage) >= 0.5, _written(index.documents[passage.document_id]),
                 sum(index.idf(t) for t in asked & said))
 
@@ -374,13 +373,13 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     share = held(passage) if topic else 1.0
     if share < 0.5:
         return None  # '... in adoption?': no list is about it; the passages may still say
-    lines = passage.text.split("\n")
-    start, end = (len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0), len(passage.text)
+    lead = _list_lead(passage.text)
+    start, end = (len(lead) + 1 if lead else 0), len(passage.text)
     around = frame(passage)
     rest = {t: w for t, w in topic.items() if t not in around}
     if rest and _coverage(topic, around, aliases) < 0.5:  # the topic is what some items are about: those items
         items, at = [], 0
-        for line in lines:
+        for line in passage.text.split("\n"):
             if at >= start:
                 items.append((_coverage(rest, set(tokens(line)), aliases), at, at + len(line)))
             at += len(line) + 1
@@ -461,6 +460,12 @@ def headline_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarra
 
 
 # ---------------------------------------------------------------- spans from passages
+
+def _list_lead(text: str) -> str:
+    """A list's lead line ('Ofsted recommends that the authority:'), or '' when its first line is an item."""
+    first, newline, _ = text.partition("\n")
+    return first if newline and first.endswith(":") else ""
+
 
 def _authority_referred(q: Question) -> set[str]:
     """The words of 'the council', 'the local authority' in the question: whose report, not what in it."""
@@ -567,8 +572,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         section_fit = W_SECTION * _coverage(weights, section_words, aliases)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown_here + section_fit
         if passage.kind == "list" and "list" in kinds:
-            lines = passage.text.split("\n")
-            offset = len(lines[0]) + 1 if lines[0].endswith(":") and len(lines) > 1 else 0
+            lead = _list_lead(passage.text)
+            offset = len(lead) + 1 if lead else 0
             coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases)
             penalty = LIST_ITEM_PENALTY if q.type != "list" else 0.0
             score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] - penalty + W_NOVELTY + (
