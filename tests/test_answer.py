@@ -15,6 +15,11 @@ def check_offsets(reply):
     assert 0 <= answer["confidence"] <= 1
 
 
+def offered(reply):
+    """What the reply offers: its answer, or the candidate it would not stand behind ({} for neither)."""
+    return reply["answer"] or reply.get("candidate") or {}
+
+
 def answered(pipeline, question):
     """The reply to a question the reports answer: not an abstention, its offsets holding."""
     reply = pipeline.ask(question)
@@ -191,7 +196,7 @@ def test_what_needs_to_improve_about_a_topic_is_the_list_items_about_it(pipeline
 def test_a_list_that_does_not_name_the_topic_does_not_answer_for_it(pipeline):
     """The 2024 list says 'children' in passing, but nothing about disabled children."""
     reply = pipeline.ask("What needs to improve for disabled children?")
-    said = (reply["answer"] or reply.get("candidate") or {})
+    said = offered(reply)
     assert said.get("type") != "list"
 
 
@@ -341,14 +346,14 @@ def test_a_finding_about_a_topic_is_not_the_headline(pipeline):
     assert reply["answer"]["type"] != "summary" and "supervision" in reply["answer"]["text"]
     for question in ("What is A?", "What is the council?"):  # nothing asked about the report either
         said = pipeline.ask(question)
-        assert (said["answer"] or said.get("candidate") or {}).get("type") != "summary"
+        assert offered(said).get("type") != "summary"
 
 
 def test_a_sentence_about_the_report_itself_is_not_what_it_found(pipeline):
     """'It tells you the main things that inspectors found.' repeats the question's words, and says nothing."""
     for question in ("What are the main things inspectors found in 2019?", "What things did inspectors find in 2019?"):
         reply = pipeline.ask(question)
-        said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
+        said = offered(reply).get("text", "")
         assert said and "It tells you" not in said
 
 
@@ -366,7 +371,7 @@ def test_the_council_is_whose_report_not_what_it_says(pipeline, question, topic)
     """'the council' names the council the reports are about, as 'Barnet' does: a sentence about the
     council's leader or council tax answers nothing about caseloads or listening to children."""
     reply = pipeline.ask(question)
-    said = (reply["answer"] or reply.get("candidate") or {}).get("text", "")
+    said = offered(reply).get("text", "")
     assert "leader of the council" not in said and "council tax" not in said
     if topic:
         assert not reply["abstained"] and topic in reply["answer"]["text"].lower()
