@@ -61,7 +61,7 @@ import numpy as np
 from qa.chunk import split_document
 from qa.embed import Embedder, embedder_for
 from qa.glossary import Glossary, definitions
-from qa.text import stemmed_words, tokens
+from qa.text import STOPWORD_STEMS, stemmed_words, stems, tokens
 from qa.types import Document, Judgement, Paragraph, Passage
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,31 @@ class Index:
         n = len(self.passages) or 1
         return float(np.log((n + 1) / (self.document_frequency.get(token, 0) + 0.5)))
 
+    def uses_phrase(self, phrase: tuple[str, ...]) -> bool:
+        """Does any passage hold these stems (`qa.text.stems`, stopwords included) side by side? Only the
+        passages using the phrase's rarest content word are read."""
+        if not hasattr(self, "_phrases_used"):
+            self._phrases_used: dict[tuple[str, ...], bool] = {}
+        if phrase not in self._phrases_used:
+            content = [s for s in phrase if s not in STOPWORD_STEMS]
+            if not content or any(self.document_frequency.get(s, 0) == 0 for s in content):
+                used = False
+            elif len(phrase) == 1:
+                used = True
+            else:
+                rarest = min(content, key=lambda s: self.document_frequency[s])
+                used = any(_holds(stems(self.passages[int(row)].text), phrase) for row in self.rows_using(rarest))
+            self._phrases_used[phrase] = used
+        return self._phrases_used[phrase]
+
+    def rows_using(self, token: str) -> np.ndarray:
+        """Rows of the passages that use the (stemmed) token, from the BM25 postings."""
+        column = self.lexical.vocab_dict.get(token) if self.lexical is not None else None
+        if column is None:
+            return np.zeros(0, dtype=np.int64)
+        postings = self.lexical.scores
+        return np.asarray(postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]])
+
     def similar_words(self, vectors: np.ndarray, min_similarity: float, limit: int) -> list[list[tuple[str, float]]]:
         """For each word vector, the corpus stems whose words it is closest to (at least min_similarity)."""
         if self.word_vectors is None or self.word_stems is None or not len(self.word_stems) or not len(vectors):
@@ -288,16 +313,11 @@ class Index:
         """The (stemmed) tokens none of these passages use, read from the BM25 postings."""
         if self.lexical is None:
             return set(tokens)
-        postings, vocabulary = self.lexical.scores, self.lexical.vocab_dict
-        inside = np.zeros(int(postings["num_docs"]), dtype=bool)  # one mask for all the tokens
+        inside = np.zeros(int(self.lexical.scores["num_docs"]), dtype=bool)  # one mask for all the tokens
         inside[rows] = True
         unused = set()
         for token in tokens:
-            column = vocabulary.get(token)
-            if column is None:
-                unused.add(token)
-                continue
-            users = postings["indices"][postings["indptr"][column]:postings["indptr"][column + 1]]
+            users = self.rows_using(token)
             # a common word is met early: look in chunks rather than through all its postings
             if not any(inside[users[start:start + 4096]].any() for start in range(0, len(users), 4096)):
                 unused.add(token)
@@ -357,6 +377,12 @@ class Index:
         rows = rows[np.argsort(-scores[rows])]
         rows = rows[scores[rows] > 0]
         return rows, scores[rows].astype(np.float32)
+
+
+def _holds(sequence: list[str], phrase: tuple[str, ...]) -> bool:
+    """Does the phrase stand in the sequence, word for word?"""
+    n = len(phrase)
+    return any(tuple(sequence[i:i + n]) == phrase for i in range(len(sequence) - n + 1) if sequence[i] == phrase[0])
 
 
 # ---------------------------------------------------------------- serialisation

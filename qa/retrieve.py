@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from qa.embed import Embedder
 from qa.index import Index
+from qa.synonyms import Thesaurus, default_thesaurus
 from qa.text import stemmed_words, tokens
 from qa.types import Document, Hit
 
@@ -130,6 +131,7 @@ class Retriever:
     index: Index
     embedder: Embedder
     dense_weight: float = DENSE_WEIGHT
+    thesaurus: Thesaurus = field(default_factory=default_thesaurus)
 
     def __post_init__(self) -> None:
         self._allowed_cache: dict[tuple, np.ndarray] = {}
@@ -139,11 +141,16 @@ class Retriever:
         """Question words mapped to corpus words that stand for them, each with how alike they are:
         - the other form of a term the reports define ('LADO' <-> 'local authority designated officer',
           'coronavirus' <-> 'COVID-19'), as space-joined stems that must all be present (qa.glossary);
+        - for a phrase the reports never use, the phrases of its set in qa/synonyms.txt that they do use
+          ('nowhere to live' -> 'homeless', 'speak up for' -> 'advocacy');
         - for words the reports never use, the corpus words nearest in meaning (by the model's embedding
           of the words alone): 'dads' -> 'fathers', 'autistic' -> 'autism'. Words with no close neighbour
           stay unknown (a council the corpus does not cover, a 'mayor')."""
-        pairs = stemmed_words(retrieval_query(question))
+        query = retrieval_query(question)
+        pairs = stemmed_words(query)
         defined = self.index.glossary.aliases(stem for stem, _ in pairs)
+        for stem, near in self.thesaurus.aliases(query, self.index.uses_phrase).items():
+            defined[stem] = defined.get(stem, ()) + tuple(alias for alias in near if alias not in defined.get(stem, ()))
         unknown: dict[str, str] = {}
         for stem, word in pairs:
             if stem not in self.index.document_frequency and stem not in defined and word.isalpha() and len(word) > 2:
@@ -163,8 +170,11 @@ class Retriever:
         return defined | {stem: tuple(near) for stem, near in zip(unknown, found) if near}
 
     def embedding_query(self, question: str) -> str:
-        """What the embedding model reads for the question: the retrieval query, abbreviations spelled out."""
-        return self.index.glossary.spell_out(retrieval_query(question))
+        """What the embedding model reads for the question: the retrieval query, abbreviations spelled out,
+        and the reports' terms for its everyday phrases: '... with nowhere to live? (homeless)'."""
+        query = self.index.glossary.spell_out(retrieval_query(question))
+        extra = self.thesaurus.equivalents(query, self.index.uses_phrase)
+        return f"{query} ({', '.join(extra)})" if extra else query
 
     def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows of passages whose documents pass the filters (cached: the index never changes under us)."""

@@ -39,6 +39,9 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+STOPWORD_STEMS = frozenset(_stemmer().stemWords(sorted(STOPWORDS)))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased words, possessives folded: "children's" -> "children"."""
     return [re.sub(r"['’][a-z]+$", "", w.lower()) for w in WORD.findall(text)]
@@ -47,6 +50,11 @@ def words(text: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """Stemmed content words: what BM25 and lexical overlap compare."""
     return _stemmer().stemWords([IRREGULAR.get(w, w) for w in words(text) if w not in STOPWORDS])
+
+
+def stems(text: str) -> list[str]:
+    """Every word stemmed, stopwords included, one per `words(text)`: for matching phrases word by word."""
+    return _stemmer().stemWords([IRREGULAR.get(w, w) for w in words(text)])
 
 
 def stemmed_words(text: str) -> list[tuple[str, str]]:
