@@ -104,6 +104,11 @@ LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recomme
                     r"what (?:failings|weaknesses|shortcomings|problems|concerns) did|"
                     r"what (?:were|are|was|is) (?:the )?(?:main |key )?(?:failings|weaknesses|shortcomings)|"
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
+# 'When children go missing, are they asked why?': a leading clause sets the scene; the question is what follows
+LEAD_CLAUSE = re.compile(r"^\s*(?:when|whenever|where|if|once|after|before|while|unless)\s+"
+                         r"(?!(?:was|were|did|had|has|is|are|does|do|will|would|can|could|should)\b)[^,?]{3,150},\s*"
+                         r"(?=(?:is|are|was|were|do|does|did|can|could|has|have|had|will|would|should|what|how|who|"
+                         r"which|why|when|where)\b)", re.I)
 YESNO_Q = re.compile(r"^\s*(is|are|was|were|do|does|did|can|could|has|have|had|will|should)\b", re.I)
 REASON_Q = re.compile(r"^\s*why\b", re.I)
 # 'What did <source> say/find/think (about) ...?'. Said by someone, it asks for their words (a quotation);
@@ -164,6 +169,7 @@ class Question:
 
 def answer_type(text: str) -> AnswerType:
     """What the question asks for; the first matching rule wins, in this order."""
+    text = LEAD_CLAUSE.sub("", text)
     if abbreviation_asked(text):
         return "expansion"
     if DATE_Q.search(text):

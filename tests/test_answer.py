@@ -438,3 +438,11 @@ def test_money_contact_and_duration_answers(with_testshire, question, expected, 
     reply = answered(with_testshire, question)
     assert reply["answer"]["text"] == expected and reply["answer"]["type"] == kind
     assert reply["passages"][0]["document"]["id"] == "testshire-2025"
+
+
+def test_a_leading_when_clause_sets_the_scene_and_the_question_follows(pipeline):
+    """'When children go missing, are ...?' asks yes or no, not for a date: it was answered with none."""
+    reply = answered(pipeline, "When children go missing, are return home interviews completed?")
+    assert "return home interviews are not consistently completed" in reply["answer"]["text"]
+    reply = answered(pipeline, "When children cannot live safely at home, do they come into care in good time?")
+    assert "come into care in a timely manner" in reply["answer"]["text"]

@@ -12,6 +12,10 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("How has the overall grade changed since 2017?", "history"),
     ("When did the 2024 inspection take place?", "date"),
     ("On what dates did inspectors visit?", "date"),
+    # a leading 'when' clause sets the scene; the question after it is what is asked
+    ("When children go missing, are they asked why on their return?", "yesno"),
+    ("Where children cannot live at home, how quickly do they come into care?", "description"),
+    ("When did inspectors visit, and who led them?", "date"),
     ("How long ago was Barnet judged inadequate?", "date"),
     ("How long do care leavers wait for council housing?", "duration"),
     ("For how long have staff worked in Barnet?", "duration"),
