@@ -34,6 +34,8 @@ test: $(BIN)/qa browser
 eval: $(BIN)/qa
 	$(BIN)/qa build --quiet
 	$(BIN)/qa eval --report eval/report
+	@echo "--- fresh questions (eval/fresh.jsonl: measured, not tuned on)"
+	$(BIN)/qa eval --gold eval/fresh.jsonl
 
 bench: $(BIN)/qa
 	$(BIN)/python bench/run_all.py

@@ -15,6 +15,7 @@ from eval.runner import FLOORS_FILE, check_floors, evaluate, load_gold, render, 
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "gold.jsonl"
+FRESH = ROOT / "eval" / "fresh.jsonl"
 
 
 def test_gold_file_is_well_formed_and_grounded(documents):
@@ -39,6 +40,28 @@ def test_gold_file_is_well_formed_and_grounded(documents):
         for answer in item.answers:
             assert normalise_answer(answer) in normalise_answer(homes[0][0].text), (item.id, answer)
     assert covered == set(documents)
+
+
+def test_fresh_questions_are_well_formed_and_grounded(documents):
+    """The fresh set (measured, not tuned on) is in the gold format; each evidence is in one passage of its
+    year, and each answer somewhere in the reports (a fresh question may have answers in several passages)."""
+    from qa.chunk import split_document
+    from qa.metrics import _squash, normalise_answer
+
+    items = load_gold(FRESH)
+    assert len(items) >= 40 and len({i.id for i in items}) == len(items)
+    assert not {i.id for i in items} & {i.id for i in load_gold(GOLD)}
+    assert {i.question for i in items}.isdisjoint(i.question for i in load_gold(GOLD))
+    passages = [(p, d) for d in documents.values() for p in split_document(d)]
+    everything = normalise_answer(" ".join(p.text for p, _ in passages))
+    for item in items:
+        if not item.answers:
+            assert item.evidence == ""
+            continue
+        homes = [p for p, d in passages if _squash(item.evidence) in _squash(p.text) and d.year == item.year]
+        assert len(homes) == 1, item.id
+        for answer in item.answers:
+            assert normalise_answer(answer) in everything, (item.id, answer)
 
 
 def _independent_scores(items, replies):
