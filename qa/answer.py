@@ -26,9 +26,9 @@ from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
 from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviation_asked, analyse, grade_area,
-                         role_held)
+                         quote_source, role_held)
 from qa.retrieve import document_matches
-from qa.text import tokens
+from qa.text import stems, tokens, words
 from qa.types import GRADES, Answer, Document, Hit, HistoryStep, Passage
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ W_PHRASE = 0.3  # the question's words side by side in the sentence ('young care
 W_EVENT = 0.25  # a date is the answer when the words it belongs to are the question's (spans.date_event)
 UNKNOWN_WORD_PENALTY = 0.3
 CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
+VOICE_WINDOW = 6  # words from a speaker to the verb that reports them: 'Designated school leads value ...'
 PRAISE_PENALTY = 0.3  # asked what needs to improve, a sentence that says nothing falls short (spans.SHORTFALL)
 UNCAUSED_PENALTY = 0.2  # ... and one that gives no cause may only restate what is asked ('This visit was
 # carried out fully by remote means' for 'Why was the visit carried out remotely?')
@@ -554,6 +555,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     future = bool(FUTURE_Q.search(q.text))
     # 'Who is the lead member?': its words must be where the name is (the council's name apart)
     role = {t: 1.0 for t in role_held(q.text) if t not in council} if q.type == "identity" else {}
+    # 'What do children say about ...?': who must be heard saying it ('Children told inspectors that ...')
+    speakers = set(quote_source(q.text)) - council if q.type == "quote" else set()
     stated_dates = {m.group(0).lower() for p in spans.DATE_PATTERNS for m in p.finditer(q.text)}
     together = 0.1 if PLURAL_Q.search(q.text) else 0.0 if SINGULAR_Q.search(q.text) else 0.05  # for 'A and B'
     question_words = set(q.words)
@@ -642,6 +645,11 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                         extra -= 0.02 * (length - 12)
                 if candidate.type in SENTENCE_LIKE and spans.SELF_REFERENCE.search(text):
                     continue  # about the report, not what it found: 'It tells you the main things inspectors found.'
+                if speakers and candidate.type in ("sentence", "clause") and not _voices(sentence, speakers):
+                    continue  # the inspectors' own finding is not what the people asked about said
+                if speakers and candidate.type == "quotation" and not speakers & set(
+                        tokens(sentence[:candidate.start] + " " + sentence[candidate.end:])):
+                    continue  # someone else's words: '..., said the report' for 'What do children say?'
                 if candidate.type == "quantity" and not _counts(sentence, candidate, q):
                     continue  # a quantity of something else than the question counts
                 if candidate.type == "date":
@@ -694,6 +702,16 @@ def _features(score: float, sim: float, coverage: float, local: float, unknown: 
     """The confidence model's inputs, in qa.calibration.FEATURES order."""
     return (score, sim, coverage, local, float(unknown), min(margin, MARGIN_WINDOW), float(kind == "grade"),
             float(kind in SHORT_TYPES), float(kind == "list"), 1.0 / max(rank, 1))
+
+
+def _voices(sentence: str, speakers: set[str]) -> bool:
+    """Does the sentence report the speakers saying or thinking something: one of them, then a reporting
+    verb within a few words ('Staff talk positively about ...', 'Foster carers speak highly of ...'), in its
+    own words, not inside a quotation ('"... for children and their families," said the report')?"""
+    own = re.sub(r"“[^”]*”|\"[^\"]*\"", " ", sentence)
+    said = [bool(spans.REPORTING.fullmatch(w)) for w in words(own)]
+    heard = [i for i, s in enumerate(stems(own)) if s in speakers]
+    return any(any(said[i + 1:i + 1 + VOICE_WINDOW]) for i in heard)
 
 
 def _counts(sentence: str, candidate, q: Question) -> bool:

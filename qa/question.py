@@ -123,6 +123,12 @@ INSPECTION_SOURCE = re.compile(r"(?:the |this |that |their |its )?(?:\d{4} )?(?:
 QUOTED_AS = re.compile(r"^\s*what (?:was|is) (?:\w+ ){1,6}?quoted as saying\b", re.I)
 
 
+def quote_source(text: str) -> tuple[str, ...]:
+    """Who a quotation question asks about, stemmed: 'What do children say about ...?' -> ('children',)."""
+    reported = REPORTED.search(text)
+    return tuple(t for t in tokens(reported.group("source")) if t not in DOCUMENT_WORDS) if reported else ()
+
+
 def asks_for_quotation(text: str) -> bool:
     """'What did Chris Munday say about the findings?', not 'What did the 2019 letter say about ...?'."""
     reported = REPORTED.search(text)

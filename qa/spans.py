@@ -359,6 +359,12 @@ CAUSE = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks 
 # findings of ...', 'It tells you the main things that inspectors found.', 'I am copying this letter to ...'
 SELF_REFERENCE = re.compile(r"\bthis (?:letter|report|article)\b|^It tells you\b|\bmore detailed report\b|"
                             r"\bthe findings (?:from|of) this\b", re.I)
+# verbs that report what someone said or thinks: 'Staff talk positively about ...', 'Children told inspectors
+# that they valued their carers' ('What do children say about ...?' wants such a sentence, not a finding)
+REPORTING = re.compile(r"\b(?:say|says|said|tell|tells|told|talk|talks|talked|speak|speaks|spoke|describe[sd]?|"
+                       r"report(?:s|ed)?|comment(?:s|ed)?|explain(?:s|ed)?|express(?:es|ed)?|value[sd]?|feel|feels|felt|"
+                       r"state[sd]?|believe[sd]?|think|thinks|thought|agree[sd]?|confirm(?:s|ed)?|praise[sd]?|"
+                       r"complain(?:s|ed)?|want(?:s|ed)?|appreciate[sd]?|enjoy(?:s|ed)?)\b", re.I)
 # what says a thing falls short, for 'What needs to improve in ...?': 'not consistently', 'lack', 'delays',
 # 'However, ...' ('without delay' is praise)
 SHORTFALL = re.compile(r"\b(?:not|no|never|cannot|lacks?|lacking|weak\w*|inconsisten\w*|(?<!without )delay(?:s|ed)?|"

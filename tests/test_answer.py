@@ -446,3 +446,24 @@ def test_a_leading_when_clause_sets_the_scene_and_the_question_follows(pipeline)
     assert "return home interviews are not consistently completed" in reply["answer"]["text"]
     reply = answered(pipeline, "When children cannot live safely at home, do they come into care in good time?")
     assert "come into care in a timely manner" in reply["answer"]["text"]
+
+
+def test_what_a_group_says_comes_from_a_sentence_that_reports_them_saying_it(pipeline):
+    """'What do children say about ...?' was answered with the inspectors' own findings at 0.98."""
+    assert "valued their carers" in answered(pipeline, "What do children in care say about their carers?")["answer"]["text"]
+    reply = answered(pipeline, "What do foster carers say about the support they get?")
+    assert reply["answer"]["text"].startswith("Foster carers speak highly of the support they receive")
+    # the reports never quote children on their social workers, nor parents at all
+    for question in ("What do children say about their social workers?", "What do parents say about social workers?"):
+        reply = pipeline.ask(question)
+        assert reply["abstained"], reply["answer"]
+        assert "Social workers are skilled" not in offered(reply).get("text", "")
+
+
+def test_a_speaker_counts_only_in_the_sentences_own_words():
+    from qa.answer import _voices
+
+    assert _voices("Staff talk positively about their manageable caseloads.", {"staff"})
+    assert _voices("Designated school leads value the safeguarding support.", {"school"})
+    assert not _voices("“Practice is poor for children and their families,” said the report.", {"children"})
+    assert not _voices("With a homely feel, care leavers can access support.", {"leaver"})  # 'feel' before them
