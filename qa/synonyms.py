@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from qa.text import STOPWORDS, stems, words
@@ -49,12 +49,11 @@ class Thesaurus:
         """The phrases the question uses, each with its set; where two overlap the longer wins."""
         asked = stems(question)
         found = []
-        for phrases in self.sets:
-            for phrase in phrases:
-                n = len(phrase.stems)
-                for start in range(len(asked) - n + 1):
-                    if tuple(asked[start:start + n]) == phrase.stems:
-                        found.append((start, start + n, phrase, phrases))
+        for start, first in enumerate(asked):
+            for phrase, phrases in self._by_first.get(first, ()):
+                end = start + len(phrase.stems)
+                if tuple(asked[start:end]) == phrase.stems:
+                    found.append((start, end, phrase, phrases))
         taken: set[int] = set()
         chosen = []
         for start, end, phrase, phrases in sorted(found, key=lambda f: (f[0] - f[1], f[0])):
@@ -62,6 +61,15 @@ class Thesaurus:
                 taken.update(range(start, end))
                 chosen.append((phrase, phrases))
         return chosen
+
+    @cached_property
+    def _by_first(self) -> dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]]:
+        """Phrases by their first stem: a question looks only at those its words can start."""
+        index: dict[str, list[tuple[Phrase, tuple[Phrase, ...]]]] = {}
+        for phrases in self.sets:
+            for phrase in phrases:
+                index.setdefault(phrase.stems[0], []).append((phrase, phrases))
+        return index
 
     def aliases(self, question: str, used: Callable[[tuple[str, ...]], bool]) -> Aliases:
         """Question stem -> equivalent phrases (space-joined content stems, all of which must be present),
