@@ -51,7 +51,7 @@ W_EVENT = 0.25  # a date is the answer when the words it belongs to are the ques
 UNKNOWN_WORD_PENALTY = 0.3
 CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
 VOICE_WINDOW = 6  # words from a speaker to the verb that reports them: 'Designated school leads value ...'
-PRAISE_PENALTY = 0.3  # asked what needs to improve, a sentence that says nothing falls short (spans.SHORTFALL)
+LIST_TOPIC_SHARE = 0.5  # a list answers 'What needs to improve in X?' when it holds this share of the topic
 UNCAUSED_PENALTY = 0.2  # ... and one that gives no cause may only restate what is asked ('This visit was
 # carried out fully by remote means' for 'Why was the visit carried out remotely?')
 LIST_ITEM_PENALTY = 0.3  # a list item names an area ('Return home interviews informing safety plans.'): a
@@ -366,19 +366,19 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     def preference(row: int) -> tuple[bool, str, float]:
         passage = index.passages[row]
         said = set(tokens(f"{passage.section or ''} {_list_lead(passage.text)}"))
-        return (not topic or held(passage) >= 0.5, _written(index.documents[passage.document_id]),
+        return (not topic or held(passage) >= LIST_TOPIC_SHARE, _written(index.documents[passage.document_id]),
                 sum(index.idf(t) for t in asked & said))
 
     row = max(found, key=preference)
     passage = index.passages[row]
     share = held(passage) if topic else 1.0
-    if share < 0.5:
+    if share < LIST_TOPIC_SHARE:
         return None  # '... in adoption?': no list is about it; the passages may still say
     lead = _list_lead(passage.text)
     start, end = (len(lead) + 1 if lead else 0), len(passage.text)
     around = frame(passage)
     rest = {t: w for t, w in topic.items() if t not in around}
-    if rest and _coverage(topic, around, aliases) < 0.5:  # the topic is what some items are about: those items
+    if rest and _coverage(topic, around, aliases) < LIST_TOPIC_SHARE:  # the topic is what some items are about: those items
         items, at = [], 0
         for line in passage.text.split("\n"):
             if at >= start:
@@ -574,10 +574,10 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             section_words = set(tokens(f"{hit.document.title} {hit.document.kind}")) | AUTHOR_WORDS
         section_fit = W_SECTION * _coverage(weights, section_words, aliases)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown_here + section_fit
-        if passage.kind == "list" and "list" in kinds:
+        coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases) if passage.kind == "list" else 0.0
+        if passage.kind == "list" and "list" in kinds and (q.type != "list" or coverage >= LIST_TOPIC_SHARE):
             lead = _list_lead(passage.text)
             offset = len(lead) + 1 if lead else 0
-            coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases)
             penalty = LIST_ITEM_PENALTY if q.type != "list" else 0.0
             score = base + (W_COVERAGE + W_LOCAL) * coverage + kinds["list"] - penalty + W_NOVELTY + (
                 W_SENTENCE_SIM * float(np.max(sims)) if sims is not None and len(sims) else 0.0)
@@ -665,7 +665,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 elif q.type == "reason" and candidate.type in SENTENCE_LIKE and not spans.CAUSE.search(text):
                     extra -= UNCAUSED_PENALTY
                 if q.type == "list" and candidate.type in SENTENCE_LIKE and not spans.SHORTFALL.search(text):
-                    extra -= PRAISE_PENALTY  # 'What needs to improve in adoption?': a strength is no answer
+                    continue  # 'What needs to improve in adoption?': a strength is no answer
                 if candidate.type == "person" and " and " in text:
                     extra += together
                 if q.head and candidate.type == "phrase" and _ends_in_head(text, q.head[0]):

@@ -194,10 +194,11 @@ def test_what_needs_to_improve_about_a_topic_is_the_list_items_about_it(pipeline
 
 
 def test_a_list_that_does_not_name_the_topic_does_not_answer_for_it(pipeline):
-    """The 2024 list says 'children' in passing, but nothing about disabled children."""
+    """The 2024 list says 'children' in passing, but nothing about disabled children, and the one sentence
+    on them is praise ('children are regularly seen alone', once answered at 0.71): nothing answers."""
     reply = pipeline.ask("What needs to improve for disabled children?")
-    said = offered(reply)
-    assert said.get("type") != "list"
+    assert reply["abstained"]
+    assert offered(reply).get("type") != "list" and "seen alone" not in offered(reply).get("text", "")
 
 
 def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_list(pipeline):
@@ -205,9 +206,11 @@ def test_what_another_council_needs_to_improve_is_not_answered_from_barnet_s_lis
 
 
 def test_what_needs_to_improve_is_a_shortfall_never_a_strength(pipeline):
-    """No report finds fault with Barnet's adoption service: praise of it is no answer. Where no list holds
-    the topic, the span reader answers with a sentence that says what falls short."""
-    assert pipeline.ask("What needs to improve in adoption?")["abstained"]
+    """No report finds fault with Barnet's adoption service: praise of it is no answer, nor is a list of
+    recommendations that never names it. Where no list holds the topic, the span reader answers with a
+    sentence that says what falls short."""
+    reply = pipeline.ask("What needs to improve in adoption?")
+    assert reply["abstained"] and offered(reply).get("type") != "list"
     reply = answered(pipeline, "What should Barnet do to improve life-story work?")
     assert "not routinely evidenced" in reply["answer"]["text"]
 
