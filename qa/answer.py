@@ -51,6 +51,8 @@ W_EVENT = 0.25  # a date is the answer when the words it belongs to are the ques
 UNKNOWN_WORD_PENALTY = 0.3
 CONSEQUENCE_PENALTY = 0.3  # for a why-question, a sentence that opens 'As a result, ...' is the effect
 VOICE_WINDOW = 6  # words from a speaker to the verb that reports them: 'Designated school leads value ...'
+COUNTING_WORDS = frozenset(tokens("how many much number numbers percentage proportion share"))
+COUNTED_SHARE = 0.5  # of what a how-many question says of what it counts, that a quantity's sentence must say
 LIST_TOPIC_SHARE = 0.5  # a list answers 'What needs to improve in X?' when it holds this share of the topic
 UNCAUSED_PENALTY = 0.2  # ... and one that gives no cause may only restate what is asked ('This visit was
 # carried out fully by remote means' for 'Why was the visit carried out remotely?')
@@ -650,7 +652,7 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
                 if speakers and candidate.type == "quotation" and not speakers & set(
                         tokens(sentence[:candidate.start] + " " + sentence[candidate.end:])):
                     continue  # someone else's words: '..., said the report' for 'What do children say?'
-                if candidate.type == "quantity" and not _counts(sentence, candidate, q):
+                if candidate.type == "quantity" and not _counts(sentence, candidate, q, weights, aliases):
                     continue  # a quantity of something else than the question counts
                 if candidate.type == "date":
                     if any(d in text.lower() for d in stated_dates if not d.isdigit()) or text.lower() in stated_dates:
@@ -714,14 +716,19 @@ def _voices(sentence: str, speakers: set[str]) -> bool:
     return any(any(said[i + 1:i + 1 + VOICE_WINDOW]) for i in heard)
 
 
-def _counts(sentence: str, candidate, q: Question) -> bool:
-    """Does the quantity count what the question counts? 'a small number of children' for 'how many children'."""
+def _counts(sentence: str, candidate, q: Question, weights: dict[str, float], aliases: Aliases) -> bool:
+    """Does the quantity count what the question counts? 'a small number of children' for 'how many children',
+    and only if its sentence says what the question says of them: 'A small number of children have had to
+    move home too many times' does not count the children in care."""
     if "percentage" in q.text.lower() and not re.search(r"\d", sentence[candidate.start:candidate.end]):
         return False
     if not q.focus:
         return True
     following = tokens(sentence[candidate.end:candidate.end + 60])[:4]
-    return q.focus[-1] in following or q.focus[-1] in tokens(sentence[candidate.start:candidate.end])
+    if q.focus[-1] not in following and q.focus[-1] not in tokens(sentence[candidate.start:candidate.end]):
+        return False
+    said = {t: w for t, w in weights.items() if t not in q.focus and t not in COUNTING_WORDS}
+    return not said or _coverage(said, set(tokens(sentence)), aliases) >= COUNTED_SHARE
 
 
 def _written(document: Document) -> str:
