@@ -100,6 +100,9 @@ class Pipeline:
             reply["candidate"] = _answer_json(reading.answer)  # the best guess it would not stand behind
         if relaxed:
             reply["filters_relaxed"] = sorted(stated)
+        bridged = retriever.bridges(question)
+        if bridged:  # say what was searched for besides the question's own words
+            reply["searched_for"] = [{"asked": asked, "terms": terms} for asked, terms in bridged]
         if answer is not None and answer.history:
             reply["answer"]["history"] = [
                 {"year": s.year, "date": s.date, "grade": s.grade, "passage_id": s.passage_id,

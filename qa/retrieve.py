@@ -173,8 +173,13 @@ class Retriever:
         """What the embedding model reads for the question: the retrieval query, abbreviations spelled out,
         and the reports' terms for its everyday phrases: '... with nowhere to live? (homeless)'."""
         query = self.index.glossary.spell_out(retrieval_query(question))
-        extra = self.thesaurus.equivalents(query, self.index.uses_phrase)
+        extra = list(dict.fromkeys(term for _, terms in self.bridges(query) for term in terms))
         return f"{query} ({', '.join(extra)})" if extra else query
+
+    def bridges(self, question: str) -> list[tuple[str, list[str]]]:
+        """The question's everyday phrases the reports never use, with the reports' terms searched for
+        instead (qa/synonyms.txt): [('nowhere to live', ['homeless'])]."""
+        return self.thesaurus.bridges(retrieval_query(question), self.index.uses_phrase)
 
     def allowed_rows(self, filters: dict[str, Any]) -> np.ndarray | None:
         """Rows of passages whose documents pass the filters (cached: the index never changes under us)."""

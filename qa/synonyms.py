@@ -87,14 +87,20 @@ class Thesaurus:
                             found[stem].append(alias)
         return {stem: tuple(near) for stem, near in found.items() if near}
 
-    def equivalents(self, question: str, used: Callable[[tuple[str, ...]], bool], limit: int = 2) -> list[str]:
-        """The corpus's own phrases for the question's phrases it never uses, as written: what the
-        embedding model reads beside the question ('speak up for them (advocacy)')."""
-        out: list[str] = []
+    def bridges(self, question: str, used: Callable[[tuple[str, ...]], bool],
+                limit: int = 2) -> list[tuple[str, list[str]]]:
+        """Each phrase of the question the corpus never uses, as written, with (up to `limit`) phrases of
+        its set the corpus does use: [('nowhere to live', ['homeless'])]."""
+        out = []
         for phrase, phrases in self.matches(question):
             if phrase.content and not used(phrase.stems):
-                out += [other.text for other in phrases if other is not phrase and used(other.stems)][:limit]
-        return list(dict.fromkeys(out))
+                terms = {}  # one spelling per stemmed form: 'homeless', not 'homeless' and 'homelessness'
+                for other in phrases:
+                    if other is not phrase and used(other.stems):
+                        terms.setdefault(other.stems, other.text)
+                if terms:
+                    out.append((phrase.text, list(terms.values())[:limit]))
+        return out
 
 
 def _phrase(text: str) -> Phrase:

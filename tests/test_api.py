@@ -48,6 +48,14 @@ def test_filters_in_the_body(server):
     assert {p["document"]["kind"] for p in reply["passages"]} == {"monitoring visit"}
 
 
+def test_the_reply_says_which_of_the_reports_terms_stood_for_everyday_words(server):
+    reply = ask(server, {"question": "Is there anything for teenagers with nowhere to live?"}).json()
+    assert_contract(reply)
+    assert {"asked": "nowhere to live", "terms": ["homeless"]} in reply["searched_for"]
+    assert "homeless" in reply["answer"]["text"]
+    assert "searched_for" not in ask(server, {"question": "How were care leavers rated in 2024?"}).json()
+
+
 def test_unanswerable_question_abstains_but_returns_passages(server):
     reply = ask(server, {"question": "What was Camden's overall effectiveness grade in 2024?"}).json()
     assert_contract(reply)

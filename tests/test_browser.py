@@ -106,6 +106,17 @@ def test_not_found_state_still_shows_passages(browser, server):
     browser.save_screenshot(str(ARTIFACTS / "not-found.png"))
 
 
+def test_the_reports_terms_searched_for_everyday_words_are_shown(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "question").send_keys("Is there anything for teenagers with nowhere to live?", Keys.ENTER)
+    assert "homeless" in wait_for(browser, "#answer .text").text
+    searched = browser.find_element(By.CSS_SELECTOR, "#answer .searched").text
+    assert "“homeless” for “nowhere to live”" in searched
+
+
 def test_a_year_no_report_covers_is_said_so(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

@@ -45,7 +45,7 @@ def test_a_phrase_the_corpus_never_uses_takes_the_phrases_it_does_use():
         "nowher": (("homeless", SIMILARITY),), "live": (("homeless", SIMILARITY),)}
     assert thesaurus.aliases("Do children who run away get help?", used) == {
         "run": (("go miss", SIMILARITY),), "away": (("go miss", SIMILARITY),)}
-    assert thesaurus.equivalents("Could anyone speak up for them?", used) == ["advocacy"]
+    assert thesaurus.bridges("Could anyone speak up for them?", used) == [("speak up for", ["advocacy"])]
 
 
 def test_a_phrase_the_corpus_uses_itself_is_left_alone():

@@ -102,6 +102,11 @@ class AnswerReply(BaseModel):
     history: Optional[list[HistoryStepReply]] = None
 
 
+class SearchedFor(BaseModel):
+    asked: str = Field(..., description="the phrase as the question words it: 'nowhere to live'")
+    terms: list[str] = Field(..., description="the reports' terms searched for instead: ['homeless']")
+
+
 class AskReply(BaseModel):
     question: str
     answer: Optional[AnswerReply]
@@ -111,6 +116,8 @@ class AskReply(BaseModel):
     took_ms: float
     candidate: Optional[AnswerReply] = Field(None, description="when abstaining: the best guess, below the threshold")
     filters_relaxed: Optional[list[str]] = Field(None, description="question filters dropped because no report matched")
+    searched_for: Optional[list[SearchedFor]] = Field(
+        None, description="everyday phrases of the question the reports never use, and the reports' terms searched for")
 
 
 class Health(BaseModel):

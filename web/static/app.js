@@ -92,6 +92,10 @@ function renderAnswer(reply) {
     }
     answerBox.append(el("p", "confidence", note));
   }
+  if (reply.searched_for && reply.searched_for.length) {
+    const said = reply.searched_for.map((b) => `${b.terms.map((t) => `“${t}”`).join(" or ")} for “${b.asked}”`);
+    answerBox.append(el("p", "searched", `The reports' own words were searched too: ${said.join("; ")}.`));
+  }
 }
 
 function renderPassages(reply) {
