@@ -35,7 +35,7 @@ eval: $(BIN)/qa
 	$(BIN)/qa build --quiet
 	$(BIN)/qa eval --report eval/report
 	@echo "--- fresh questions (eval/fresh.jsonl: measured, not tuned on)"
-	$(BIN)/qa eval --gold eval/fresh.jsonl
+	$(BIN)/qa eval --gold eval/fresh.jsonl --report eval/report/fresh
 
 bench: $(BIN)/qa
 	$(BIN)/python bench/run_all.py
