@@ -380,7 +380,8 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     start, end = (len(lead) + 1 if lead else 0), len(passage.text)
     around = frame(passage)
     rest = {t: w for t, w in topic.items() if t not in around}
-    if rest and _coverage(topic, around, aliases) < LIST_TOPIC_SHARE:  # the topic is what some items are about: those items
+    # the topic is what some items are about: those items
+    if rest and _coverage(topic, around, aliases) < LIST_TOPIC_SHARE:
         items, at = [], 0
         for line in passage.text.split("\n"):
             if at >= start:
@@ -576,8 +577,10 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
             section_words = set(tokens(f"{hit.document.title} {hit.document.kind}")) | AUTHOR_WORDS
         section_fit = W_SECTION * _coverage(weights, section_words, aliases)
         base = W_PASSAGE * hit.score + W_RANK / max(hit.rank, 1) - UNKNOWN_WORD_PENALTY * unknown_here + section_fit
-        coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases) if passage.kind == "list" else 0.0
-        if passage.kind == "list" and "list" in kinds and (q.type != "list" or coverage >= LIST_TOPIC_SHARE):
+        listed = passage.kind == "list" and "list" in kinds
+        coverage = _coverage(weights, set(tokens(passage.text)) | section_words, aliases) if listed else 0.0
+        # asked what needs to improve in X, a list silent on X is no answer
+        if listed and (q.type != "list" or coverage >= LIST_TOPIC_SHARE):
             lead = _list_lead(passage.text)
             offset = len(lead) + 1 if lead else 0
             penalty = LIST_ITEM_PENALTY if q.type != "list" else 0.0
