@@ -69,6 +69,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logge
 
 FORMAT_VERSION = 6
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
+PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
@@ -263,7 +264,8 @@ class Index:
 
     def uses_phrase(self, phrase: tuple[str, ...]) -> bool:
         """Does any passage hold these stems (`qa.text.stems`, stopwords included) side by side? Only the
-        passages using the phrase's rarest content word are read."""
+        passages using the phrase's rarest content word are read, at most PHRASE_SCAN of them: a phrase of
+        common words not met by then counts as unused (on a large corpus, a phrase in use is met early)."""
         if not hasattr(self, "_phrases_used"):
             self._phrases_used: dict[tuple[str, ...], bool] = {}
         if phrase not in self._phrases_used:
@@ -274,7 +276,8 @@ class Index:
                 used = True
             else:
                 rarest = min(content, key=lambda s: self.document_frequency[s])
-                used = any(_holds(stems(self.passages[int(row)].text), phrase) for row in self.rows_using(rarest))
+                used = any(_holds(stems(self.passages[int(row)].text), phrase)
+                           for row in self.rows_using(rarest)[:PHRASE_SCAN])
             self._phrases_used[phrase] = used
         return self._phrases_used[phrase]
 
