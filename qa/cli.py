@@ -73,6 +73,9 @@ def _print_reply(reply: dict) -> None:
         print("Not found in the reports. The closest passages:")
     if reply.get("filters_applied"):
         print(f"Filters: {json.dumps(reply['filters_applied'])}")
+    if reply.get("searched_for"):
+        said = "; ".join(f"{' or '.join(b['terms'])} for '{b['asked']}'" for b in reply["searched_for"])
+        print(f"Also searched, in the reports' words: {said}")
     for passage in reply["passages"]:
         print(f"\n[{passage['rank']}] {passage['citation']}  (score {passage['score']:.2f})")
         if passage.get("section"):

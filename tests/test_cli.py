@@ -31,6 +31,13 @@ def test_ask_prints_a_readable_answer_with_citations(index_dir):
     assert "para 21" in result.stdout
 
 
+def test_ask_says_which_of_the_reports_words_it_searched_for_everyday_ones(index_dir):
+    result = qa("ask", "Is there anything for teenagers with nowhere to live?", "--top-k", "1", "--index", str(index_dir))
+    assert result.returncode == 0, result.stderr
+    assert "Also searched, in the reports' words: homeless for 'nowhere to live'" in result.stdout
+    assert "homeless" in result.stdout.split("\n")[0]  # the answer line
+
+
 def test_errors_exit_non_zero_with_a_one_line_reason(tmp_path, index_dir):
     result = qa("ask", "anything", "--index", str(tmp_path / "none"))
     assert result.returncode != 0
