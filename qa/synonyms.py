@@ -8,6 +8,7 @@ corpus does use, the way a word the corpus never uses takes its nearest corpus w
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
@@ -110,5 +111,14 @@ def _phrase(text: str) -> Phrase:
 
 @cache
 def default_thesaurus() -> Thesaurus:
-    """The thesaurus shipped with the package."""
-    return Thesaurus.parse(SYNONYMS_FILE.read_text(encoding="utf-8").splitlines())
+    """The thesaurus shipped with the package, and the sets of the file `$QA_SYNONYMS` names, if any: a
+    council's own names for its services ('Onwards and Upwards Service, leaving care service')."""
+    lines = SYNONYMS_FILE.read_text(encoding="utf-8").splitlines()
+    local = os.environ.get("QA_SYNONYMS")
+    if local:
+        try:
+            lines += Path(local).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"QA_SYNONYMS={local} cannot be read ({exc}): point it at a UTF-8 synonyms file "
+                             "(comma-separated phrases, one set per line) or unset it") from exc
+    return Thesaurus.parse(lines)

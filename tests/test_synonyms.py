@@ -1,6 +1,8 @@
 """Everyday phrases standing for the sector's terms: parsed, matched word by word, used only to bridge a gap."""
 from __future__ import annotations
 
+import pytest
+
 from qa.synonyms import SIMILARITY, Thesaurus, default_thesaurus
 from qa.text import stems
 
@@ -83,3 +85,23 @@ def test_everyday_words_find_and_answer_from_the_reports_terms(pipeline):
     reply = pipeline.ask("Do children who run away get asked why when they come back?")
     assert "return home interviews" in reply["passages"][0]["text"]
     assert not reply["abstained"] and "return home interviews" in reply["answer"]["text"]
+
+
+def test_a_local_file_adds_a_councils_own_names(tmp_path, monkeypatch, pipeline):
+    """$QA_SYNONYMS adds sets to the shipped ones: 'leaving care team' is Barnet's Onwards and Upwards Service."""
+    local = tmp_path / "barnet.txt"
+    local.write_text("# Barnet's own names\nOnwards and Upwards Service, leaving care team\n", encoding="utf-8")
+    monkeypatch.setenv("QA_SYNONYMS", str(local))
+    default_thesaurus.cache_clear()
+    try:
+        thesaurus = default_thesaurus()
+        assert [p.text for p in thesaurus.sets[-1]] == ["Onwards and Upwards Service", "leaving care team"]
+        bridged = thesaurus.bridges("What does the leaving care team do?", pipeline.index.uses_phrase)
+        assert bridged == [("leaving care team", ["Onwards and Upwards Service"])]
+        monkeypatch.setenv("QA_SYNONYMS", str(tmp_path / "missing.txt"))
+        default_thesaurus.cache_clear()
+        with pytest.raises(ValueError, match="QA_SYNONYMS=.*missing.txt cannot be read"):
+            default_thesaurus()
+    finally:
+        monkeypatch.delenv("QA_SYNONYMS")
+        default_thesaurus.cache_clear()
