@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
 KS = (1, 3, 5, 10)
 FLOORS_FILE = Path(__file__).resolve().parent / "floors.json"
+FRESH_FILE = Path(__file__).resolve().parent / "fresh.jsonl"  # questions for measuring, never fitted on
 
 
 @dataclass(frozen=True)
@@ -287,4 +288,15 @@ def calibrate(gold: Path, index_dir: Path) -> int:
     items = load_gold(gold)
     path, report = fit_and_save(items, Pipeline(index_dir))
     print(f"calibration saved to {path}: {report}")
+    if FRESH_FILE.exists() and gold.resolve() != FRESH_FILE:
+        print(fresh_figures(Pipeline(index_dir)))  # loads the fit just saved
     return 0
+
+
+def fresh_figures(pipeline) -> str:
+    """How the confidence does on the fresh questions, which it is never fitted on: overfitting shows here."""
+    summary, _ = evaluate(load_gold(FRESH_FILE), pipeline)
+    abstention, answers = summary["abstention"], summary["answers"]
+    return (f"on {FRESH_FILE.name} (not fitted on): ECE {summary['calibration']['ece']:.3f}, answerable answered "
+            f"{abstention['answerable_answered']:.3f}, unanswerable abstained "
+            f"{abstention['unanswerable_abstained']:.3f}, HasAns F1 {answers['HasAns']['f1']:.3f}")

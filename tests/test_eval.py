@@ -64,6 +64,17 @@ def test_fresh_questions_are_well_formed_and_grounded(documents):
             assert normalise_answer(answer) in everything, (item.id, answer)
 
 
+def test_calibrate_reports_the_fit_on_the_fresh_questions(pipeline):
+    """`qa calibrate` prints, beside its in-sample and cross-validated figures, how the fit does on the
+    fresh set it is never fitted on."""
+    from eval.runner import fresh_figures
+
+    line = fresh_figures(pipeline)
+    assert line.startswith("on fresh.jsonl (not fitted on): ECE ")
+    figures = [float(x) for x in re.findall(r"\d\.\d{3}", line)]
+    assert len(figures) == 4 and all(0 <= f <= 1 for f in figures)
+
+
 def _independent_scores(items, replies):
     """A separate implementation of the SQuAD 2.0 definitions, from the replies alone."""
     def norm(text):
