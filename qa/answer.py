@@ -29,11 +29,10 @@ from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviati
                          quote_source, role_held)
 from qa.retrieve import document_matches
 from qa.text import stems, tokens, words
-from qa.types import GRADES, Answer, Document, Hit, HistoryStep, Passage
+from qa.types import GRADES, Aliases, Answer, Document, Hit, HistoryStep, Passage
 
 log = logging.getLogger(__name__)
 
-Aliases = dict[str, tuple[tuple[str, float], ...]]  # question stem -> corpus stems near it in meaning
 
 READ_DEPTH = 10  # passages the reader looks at
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qa.text import tokens
+from qa.types import Aliases
 
 BRACKETED = re.compile(r"\(([^()\n]{1,80})\)")
 WORD = re.compile(r"[A-Za-z][\w’'-]*")
@@ -129,7 +130,7 @@ class Glossary:
                 terms[short, long] = Term(definition.short, definition.long, short, long)
         return cls(tuple(terms.values()))
 
-    def aliases(self, question_stems: Iterable[str]) -> dict[str, tuple[tuple[str, float], ...]]:
+    def aliases(self, question_stems: Iterable[str]) -> Aliases:
         """Question stem -> the other form of a term the question uses whole, as space-joined stems that
         must all be present: 'mash' -> 'multi agenc safeguard hub', and each of those -> 'mash'."""
         asked = set(question_stems)

@@ -12,7 +12,7 @@ from qa.embed import Embedder
 from qa.index import Index
 from qa.synonyms import Thesaurus, default_thesaurus
 from qa.text import stemmed_words, tokens
-from qa.types import Document, Hit
+from qa.types import Aliases, Document, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
 FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
@@ -137,7 +137,7 @@ class Retriever:
         self._allowed_cache: dict[tuple, np.ndarray] = {}
         self._word_vectors: dict[str, np.ndarray] = {}
 
-    def aliases(self, question: str) -> dict[str, tuple[tuple[str, float], ...]]:
+    def aliases(self, question: str) -> Aliases:
         """Question words mapped to corpus words that stand for them, each with how alike they are:
         - the other form of a term the reports define ('LADO' <-> 'local authority designated officer',
           'coronavirus' <-> 'COVID-19'), as space-joined stems that must all be present (qa.glossary);
@@ -205,7 +205,7 @@ class Retriever:
         filters: dict[str, Any] | None = None,
         mode: Mode = "hybrid",
         query_vector: np.ndarray | None = None,
-        aliases: dict[str, tuple[tuple[str, float], ...]] | None = None,
+        aliases: Aliases | None = None,
     ) -> list[Hit]:
         """Passages ranked for the question, best first, each with its fused score in [0, 1]. BM25 also
         looks for the corpus words that stand for question words (`aliases`)."""

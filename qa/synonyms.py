@@ -15,12 +15,11 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from qa.text import STOPWORDS, stems, words
+from qa.types import Aliases
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
 SIMILARITY = 0.85  # how much an equivalent phrase counts for the question words it stands for (the
 # glossary's spelled-out abbreviations count 0.95: those are the same term, these are the same idea)
-
-Aliases = dict[str, tuple[tuple[str, float], ...]]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
+# question stem -> the corpus words that stand for it, each as space-joined stems (all must be present), with
+# how alike they are: glossary forms, thesaurus phrases, nearest words by embedding
+Aliases = dict[str, tuple[tuple[str, float], ...]]
+
 ParagraphKind = Literal["heading", "paragraph", "list", "table", "signature"]
 
 GRADES = ("Outstanding", "Good", "Requires improvement to be good", "Inadequate")
