@@ -87,6 +87,19 @@ def test_everyday_words_find_and_answer_from_the_reports_terms(pipeline):
     assert not reply["abstained"] and "return home interviews" in reply["answer"]["text"]
 
 
+@pytest.mark.parametrize("question, found, bridged", [
+    ("Do care leavers get their passports and birth certificates?", "necessary documents", "passport"),
+    ("Are children asked what they think before their care reviews?", "wishes and feelings", "what they think"),
+    ("Are children who cannot stay at home brought into care quickly enough?", "timely manner", "quickly enough"),
+])
+def test_how_a_social_worker_would_say_it_plainly(pipeline, question, found, bridged):
+    """Jargon busters' plain words: 'paperwork' or 'passports' for 'necessary documents', 'what they think' for
+    'wishes and feelings', 'quickly enough' for 'timely'. Each is answered, and the reply says what was searched."""
+    reply = pipeline.ask(question)
+    assert not reply["abstained"] and found in reply["answer"]["text"]
+    assert bridged in [searched["asked"] for searched in reply.get("searched_for", [])]
+
+
 def test_a_local_file_adds_a_councils_own_names(tmp_path, monkeypatch, pipeline):
     """$QA_SYNONYMS adds sets to the shipped ones: 'leaving care team' is Barnet's Onwards and Upwards Service."""
     local = tmp_path / "barnet.txt"
