@@ -320,7 +320,8 @@ def expansion_answer(q: Question, index: Index, hits: list[Hit]) -> tuple[Answer
 LIST_WORDS = set(tokens("need needs improve improved improvement improvements recommend recommends recommended "
                         "recommendation recommendations area areas should must do fail failing failings weak "
                         "weakness weaknesses shortcoming shortcomings problem problems concern concerns find found "
-                        "inspector inspectorate inspectors ofsted identify identified work main key"))
+                        "inspector inspectorate inspectors ofsted identify identified work main key spot spots point "
+                        "points"))
 LIST_SOURCE_SCORE = 1.5  # a report's own list, on the grade answers' scale
 BACKGROUND_IDF = 1.0  # a word in more than about a third of the passages (qa.index.Index.idf)
 

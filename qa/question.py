@@ -101,8 +101,9 @@ NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|da
                      r"what (?:tool|survey|board|status|service|team|agency|framework|system|programme|council|"
                      r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)
 LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recommend(?:ed|s|ations?)?|"
-                    r"what (?:failings|weaknesses|shortcomings|problems|concerns) did|"
-                    r"what (?:were|are|was|is) (?:the )?(?:main |key )?(?:failings|weaknesses|shortcomings)|"
+                    r"what (?:failings|weaknesses|shortcomings|problems|concerns|weak (?:spots|points)) did|"
+                    r"what (?:were|are|was|is) (?:the )?(?:main |key )?(?:failings|weaknesses|shortcomings|"
+                    r"weak (?:spots|points|areas)|problems)|"
                     r"what (?:should|must) (?:the )?\w+ (?:do|improve))\b", re.I)
 # 'When children go missing, are they asked why?': a leading clause sets the scene; the question is what follows
 LEAD_CLAUSE = re.compile(r"^\s*(?:when|whenever|where|if|once|after|before|while|unless)\s+"

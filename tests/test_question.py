@@ -43,6 +43,8 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("What does IRO stand for?", "expansion"),
     ("Who wrote the 2024 report?", "identity"),  # a person, not what 'is written' in it
     ("What were the main weaknesses in 2017?", "list"),
+    ("What are the weak spots in fostering recruitment?", "list"),
+    ("What are the problems with management oversight?", "list"),
     ("What is the full form of LADO?", "expansion"),
     ("What is a PA?", "expansion"),  # the abbreviation alone
     ("what is a  PA ?", "expansion"),
