@@ -25,8 +25,8 @@ import numpy as np
 from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
-from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviation_asked, analyse, grade_area,
-                         quote_source, role_held)
+from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviation_asked, analyse,
+                         existence_asked, grade_area, quote_source, role_held)
 from qa.retrieve import document_matches
 from qa.text import stems, tokens, words
 from qa.types import GRADES, Aliases, Answer, Document, Hit, HistoryStep, Passage
@@ -544,6 +544,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
     if missing or outside:  # the words that only phrase the question ('already', 'someone') do not count
         phrasing = tagger.phrasing_stems(q.text)
         missing, outside = missing - phrasing, outside - phrasing
+    if missing & set(existence_asked(q.text)):
+        return None  # 'Is there a helpline ...?': reports that never name one cannot say there is one
     # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
     # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
     council = index.authority_words() | _authority_referred(q)

@@ -78,6 +78,22 @@ def asks_who_holds_a_role(text: str) -> bool:
     return bool(role_held(text)) or bool(AUTHOR_Q.search(text))
 
 
+# 'Is there a helpline for ...?' asks whether the thing exists: reports that never name one cannot say so
+EXISTENCE_Q = re.compile(r"^\s*(?:is|are) there (?:(?:a|an|any|some)\s+)?(?P<thing>(?:[\w'’-]+\s+){0,2}?[\w'’-]+?)"
+                         r"(?=\s+(?:for|to|in|at|on|where|who|that|which|with|available|offered|run|provided)\b"
+                         r"|\s*\?|\s*$)", re.I)
+
+
+INDEFINITE = frozenset(tokens("anything something anyone someone anybody somebody help support"))
+
+
+def existence_asked(text: str) -> tuple[str, ...]:
+    """The stemmed words of what an 'Is there a ...?' question asks exists: 'Is there a helpline for teenagers
+    sleeping rough?' -> ('helplin',); 'Is there anything for ...?' -> () (it names nothing)."""
+    match = EXISTENCE_Q.search(text)
+    return tuple(t for t in tokens(match.group("thing")) if t not in INDEFINITE) if match else ()
+
+
 def role_held(text: str) -> tuple[str, ...]:
     """The role a who-question asks the holder of, as stemmed words, what it is of or for included: 'Who is the
     director of public health?' -> ('director', 'public', 'health'); 'Who was the lead inspector for the 2024

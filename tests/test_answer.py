@@ -298,6 +298,7 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "Are children in care up to date with their vaccinations?",
     "How many inspectors carried out the 2024 inspection?",  # 'nearly all the areas for improvement' counts areas
     "How many care leavers are in custody?",  # 'Most care leavers ... live in accommodation which meets their needs'
+    "Is there a helpline for teenagers sleeping rough?",  # the reports name no helpline: the housing protocol is not one
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
@@ -471,3 +472,9 @@ def test_a_speaker_counts_only_in_the_sentences_own_words():
     assert _voices("Designated school leads value the safeguarding support.", {"school"})
     assert not _voices("“Practice is poor for children and their families,” said the report.", {"children"})
     assert not _voices("With a homely feel, care leavers can access support.", {"leaver"})  # 'feel' before them
+
+
+def test_a_thing_the_reports_do_name_is_confirmed_to_exist(pipeline):
+    """The other side of the helpline: 'Is there a hub for care leavers?' is answered from the report that names it."""
+    reply = pipeline.ask("Is there a hub for care leavers?")
+    assert not reply["abstained"] and "hub for care leavers" in reply["answer"]["text"]

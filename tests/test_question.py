@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import spans
-from qa.question import analyse, answer_type, grade_area, role_held
+from qa.question import analyse, answer_type, existence_asked, grade_area, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -218,3 +218,15 @@ def test_a_sentence_about_the_report_itself():
     assert spans.SELF_REFERENCE.search("This letter summarises the findings of the monitoring visit.")
     assert spans.SELF_REFERENCE.search("It tells you the main things that inspectors found.")
     assert not spans.SELF_REFERENCE.search("During this visit, inspectors found evidence of improving processes.")
+
+
+@pytest.mark.parametrize("question, thing", [
+    ("Is there a helpline for teenagers sleeping rough?", ("helplin",)),
+    ("Are there any drop-in sessions for care leavers?", ("drop", "session")),
+    ("Is there a group where children in care can share their views?", ("group",)),
+    ("Is there anything for teenagers who end up with nowhere to live?", ()),  # names nothing
+    ("Is there help for care leavers who go on to university?", ()),
+    ("Do care leavers get a helpline?", ()),  # not an existence question
+])
+def test_what_an_is_there_question_asks_exists(question, thing):
+    assert existence_asked(question) == thing
