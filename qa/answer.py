@@ -82,6 +82,7 @@ TYPE_FIT: dict[str, dict[str, float]] = {
     "named": {"phrase": 0.3, "quoted": 0.4, "org": 0.2},
     "place": {"place": 0.2, "org": 0.15, "phrase": 0.05},
     "quantity": {"quantity": 0.3},
+    "frequency": {"frequency": 0.3},
     "list": {"list": 0.45, "sentence": -0.1},
     "yesno": {"sentence": 0.0, "clause": -0.08},
     "reason": {"sentence": 0.0, "clause": 0.0, "cause": 0.1},
@@ -506,8 +507,8 @@ def _coverage(question_weights: dict[str, float], words: set[str], aliases: Alia
 
 # candidate type -> its extractor over one sentence (the types that need only the sentence)
 EXTRACTORS = {"date": spans.dates, "duration": spans.durations, "money": spans.money, "contact": spans.contacts,
-              "quantity": spans.quantities, "person": spans.persons, "org": spans.organisations,
-              "quoted": spans.quoted, "quotation": spans.quotations}
+              "quantity": spans.quantities, "frequency": spans.frequencies, "person": spans.persons,
+              "org": spans.organisations, "quoted": spans.quoted, "quotation": spans.quotations}
 
 
 def _candidates(q: Question, sentence: str):
@@ -700,8 +701,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
 
 
 SENTENCE_LIKE = ("sentence", "clause", "quotation", "cause")
-SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity", "place",
-               "expansion"}
+SHORT_TYPES = {"date", "duration", "money", "contact", "person", "agent", "org", "phrase", "quoted", "quantity",
+               "frequency", "place", "expansion"}
 
 
 def _features(score: float, sim: float, coverage: float, local: float, unknown: int, margin: float, kind: str,

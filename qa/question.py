@@ -9,7 +9,7 @@ from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
 AnswerType = Literal["grade", "history", "expansion", "date", "duration", "money", "contact", "identity", "person",
-                     "named", "quantity", "list", "yesno", "reason", "place", "quote", "description"]
+                     "named", "quantity", "frequency", "list", "yesno", "reason", "place", "quote", "description"]
 
 GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
@@ -111,8 +111,10 @@ def role_held(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(tokens(match.group("role")) + of))
 
 
-QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|how often|"
-                        r"what number|average|how frequently)\b", re.I)
+QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|what number|average)\b",
+                        re.I)
+# 'How often do social workers see children?' is answered by 'regularly' or 'every six weeks', not by 'Most'
+FREQUENCY_Q = re.compile(r"\bhow (?:often|frequently|regularly)\b", re.I)
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
                      r"what (?:tool|survey|board|status|service|team|agency|framework|system|programme|council|"
                      r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)
@@ -209,7 +211,7 @@ def answer_type(text: str) -> AnswerType:
 
 TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
     (CONTACT_Q.search, "contact"), (MONEY_Q.search, "money"), (DURATION_Q.search, "duration"),
-    (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"), (PERSON_Q.search, "person"),
+    (FREQUENCY_Q.search, "frequency"), (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"), (PERSON_Q.search, "person"),
     (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"), (PLACE_Q.search, "place"),
     (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
 )

@@ -26,6 +26,12 @@ QUANTITY_PATTERNS = (
     re.compile(r"\b(?:daily|weekly|fortnightly|monthly|annually|quarterly|yearly)\b", re.I),
 )
 NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
+PERIOD = r"(?:day|week|fortnight|month|quarter|year|term)"
+FREQUENCY = re.compile(  # how often: 'daily', 'regularly', 'every six weeks', 'at least once a month', 'twice a year'
+    rf"\b(?:(?:at least|no less than)\s+)?(?:every\s+(?:other\s+)?(?:{NUMBER_WORD}\s+)?{PERIOD}s?|"
+    rf"(?:once|twice|{NUMBER_WORD}\s+times)\s+(?:a|an|per|each|every)\s+{PERIOD}|"
+    r"daily|weekly|fortnightly|monthly|annually|quarterly|yearly|"
+    r"regularly|frequently|routinely|rarely|infrequently|occasionally|seldom)\b", re.I)
 DURATION = re.compile(
     rf"\b(?:(?:within|for|over|after|up to|at least|more than|less than|nearly|almost|around|about)\s+)?"
     rf"(?:{NUMBER_WORD}|an?)\s+(?:working\s+|calendar\s+)?(?:hours?|days?|weeks?|months?|years?)\b(?!\s*old\b)(?!-)|"
@@ -136,6 +142,12 @@ def quantities(text: str) -> Iterator[Candidate]:
             start, end = _trim(text, match.start(), match.end())
             if end > start and not re.fullmatch(r"(?:19|20)\d\d", text[start:end]):
                 yield Candidate(start, end, "quantity")
+
+
+def frequencies(text: str) -> Iterator[Candidate]:
+    """'regularly', 'every six weeks', 'twice a year': how often something happens."""
+    for match in FREQUENCY.finditer(text):
+        yield Candidate(match.start(), match.end(), "frequency")
 
 
 def durations(text: str) -> Iterator[Candidate]:

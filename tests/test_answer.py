@@ -37,7 +37,8 @@ def answered(pipeline, question):
     ("Which regional adoption agency is Barnet part of?", "Adopt London North", "org"),
     ("What tool do social workers use to analyse risk when children in care go missing?",
      "a child exploitation and missing (CEAM) tool", "phrase"),
-    ("How often are threshold meetings held in the MASH?", "daily", "quantity"),
+    ("How often are threshold meetings held in the MASH?", "daily", "frequency"),
+    ("How often did social workers visit children, according to the letter to children?", "regularly", "frequency"),
     ("For how long have many staff worked in Barnet?", ("several years", "for several years"), "duration"),
     ("How good were personal education plans in 2024?", "Personal education plans are of high quality", None),
 ])

@@ -44,6 +44,9 @@ from qa.question import analyse, answer_type, existence_asked, grade_area, role_
     ("Who wrote the 2024 report?", "identity"),  # a person, not what 'is written' in it
     ("What were the main weaknesses in 2017?", "list"),
     ("What are the weak spots in fostering recruitment?", "list"),
+    ("How often are threshold meetings held?", "frequency"),
+    ("How frequently do managers supervise social workers?", "frequency"),
+    ("How many children live in unregistered homes?", "quantity"),
     ("What are the problems with management oversight?", "list"),
     ("What is the full form of LADO?", "expansion"),
     ("What is a PA?", "expansion"),  # the abbreviation alone
@@ -71,6 +74,13 @@ def test_durations():
     assert "within 24 hours" in found(spans.durations, "Referrals are decided within 24 hours of contact.")
     assert found(spans.durations, "Homeless 16- to 17-year-olds are assessed; 17 years old is late.") == []
     assert found(spans.durations, "She stayed with her carers for a long time.") == ["for a long time", "a long time"]
+
+
+def test_frequencies():
+    assert found(spans.frequencies, "They visit children regularly and get to know them well.") == ["regularly"]
+    assert found(spans.frequencies, "Children are seen at least every six weeks.") == ["at least every six weeks"]
+    assert found(spans.frequencies, "Plans are reviewed twice a year; daily threshold meetings.") == ["twice a year", "daily"]
+    assert found(spans.frequencies, "Most children live in stable homes.") == []  # a share is not how often
 
 
 def test_money():
