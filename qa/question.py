@@ -114,7 +114,7 @@ def role_held(text: str) -> tuple[str, ...]:
 QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|what share|what number|average)\b",
                         re.I)
 # 'How often do social workers see children?' is answered by 'regularly' or 'every six weeks', not by 'Most'
-FREQUENCY_Q = re.compile(r"\bhow (?:often|frequently|regularly)\b", re.I)
+FREQUENCY_Q = re.compile(r"^\s*how (?:often|frequently|regularly)\b", re.I)  # not 'How was it decided how often ...?'
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
                      r"what (?:tool|survey|board|status|service|team|agency|framework|system|programme|council|"
                      r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)

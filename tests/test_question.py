@@ -46,6 +46,7 @@ from qa.question import analyse, answer_type, existence_asked, grade_area, role_
     ("What are the weak spots in fostering recruitment?", "list"),
     ("How often are threshold meetings held?", "frequency"),
     ("How frequently do managers supervise social workers?", "frequency"),
+    ("How was it decided how often to visit children?", "description"),  # asks how it was decided
     ("How many children live in unregistered homes?", "quantity"),
     ("What are the problems with management oversight?", "list"),
     ("What is the full form of LADO?", "expansion"),
