@@ -47,6 +47,10 @@ class Thesaurus:
 
     def matches(self, question: str) -> list[tuple[Phrase, tuple[Phrase, ...]]]:
         """The phrases the question uses, each with its set; where two overlap the longer wins."""
+        return [(phrase, phrases) for phrase, phrases, _ in self._found(question)]
+
+    def _found(self, question: str) -> list[tuple[Phrase, tuple[Phrase, ...], str]]:
+        """matches(), each with the question's own words for the phrase ('passports' for 'passport')."""
         asked = stems(question)
         found = []
         for start, first in enumerate(asked):
@@ -56,10 +60,11 @@ class Thesaurus:
                     found.append((start, end, phrase, phrases))
         taken: set[int] = set()
         chosen = []
+        said = words(question)  # one per stem
         for start, end, phrase, phrases in sorted(found, key=lambda f: (f[0] - f[1], f[0])):
             if taken.isdisjoint(range(start, end)):
                 taken.update(range(start, end))
-                chosen.append((phrase, phrases))
+                chosen.append((phrase, phrases, " ".join(said[start:end])))
         return chosen
 
     @cached_property
@@ -89,17 +94,17 @@ class Thesaurus:
 
     def bridges(self, question: str, used: Callable[[tuple[str, ...]], bool],
                 limit: int = 2) -> list[tuple[str, list[str]]]:
-        """Each phrase of the question the corpus never uses, as written, with (up to `limit`) phrases of
-        its set the corpus does use: [('nowhere to live', ['homeless'])]."""
+        """Each phrase of the question the corpus never uses, in the question's own words, with (up to
+        `limit`) phrases of its set the corpus does use: [('nowhere to live', ['homeless'])]."""
         out = []
-        for phrase, phrases in self.matches(question):
+        for phrase, phrases, said in self._found(question):
             if phrase.content and not used(phrase.stems):
                 terms = {}  # one spelling per stemmed form: 'homeless', not 'homeless' and 'homelessness'
                 for other in phrases:
                     if other is not phrase and used(other.stems):
                         terms.setdefault(other.stems, other.text)
                 if terms:
-                    out.append((phrase.text, list(terms.values())[:limit]))
+                    out.append((said, list(terms.values())[:limit]))
         return out
 
 

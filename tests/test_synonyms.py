@@ -88,7 +88,7 @@ def test_everyday_words_find_and_answer_from_the_reports_terms(pipeline):
 
 
 @pytest.mark.parametrize("question, found, bridged", [
-    ("Do care leavers get their passports and birth certificates?", "necessary documents", "passport"),
+    ("Do care leavers get their passports and birth certificates?", "necessary documents", "passports"),
     ("Are children asked what they think before their care reviews?", "wishes and feelings", "what they think"),
     ("Are children who cannot stay at home brought into care quickly enough?", "timely manner", "quickly enough"),
 ])
