@@ -82,9 +82,7 @@ def asks_who_holds_a_role(text: str) -> bool:
 EXISTENCE_Q = re.compile(r"^\s*(?:is|are) there (?:(?:a|an|any|some)\s+)?(?P<thing>(?:[\w'’-]+\s+){0,2}?[\w'’-]+?)"
                          r"(?=\s+(?:for|to|in|at|on|where|who|that|which|with|available|offered|run|provided)\b"
                          r"|\s*\?|\s*$)", re.I)
-
-
-INDEFINITE = frozenset(tokens("anything something anyone someone anybody somebody help support"))
+INDEFINITE = frozenset(tokens("anything something anyone someone anybody somebody help support"))  # name nothing
 
 
 def existence_asked(text: str) -> tuple[str, ...]:
@@ -211,9 +209,9 @@ def answer_type(text: str) -> AnswerType:
 
 TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
     (CONTACT_Q.search, "contact"), (MONEY_Q.search, "money"), (DURATION_Q.search, "duration"),
-    (FREQUENCY_Q.search, "frequency"), (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"), (PERSON_Q.search, "person"),
-    (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"), (PLACE_Q.search, "place"),
-    (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
+    (FREQUENCY_Q.search, "frequency"), (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"),
+    (PERSON_Q.search, "person"), (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"),
+    (PLACE_Q.search, "place"), (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
 )
 
 

@@ -23,8 +23,7 @@ QUANTITY_PATTERNS = (
     re.compile(r"\b(?:the\s+)?(?:vast\s+)?majority\b", re.I),
     re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
     re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
-    re.compile(r"\b(?:daily|weekly|fortnightly|monthly|annually|quarterly|yearly)\b", re.I),
-)
+)  # how often ('daily', 'every six weeks') is FREQUENCY's
 NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
 PERIOD = r"(?:day|week|fortnight|month|quarter|year|term)"
 FREQUENCY = re.compile(  # how often: 'daily', 'regularly', 'every six weeks', 'at least once a month', 'twice a year'

@@ -299,7 +299,7 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "Are children in care up to date with their vaccinations?",
     "How many inspectors carried out the 2024 inspection?",  # 'nearly all the areas for improvement' counts areas
     "How many care leavers are in custody?",  # 'Most care leavers ... live in accommodation which meets their needs'
-    "Is there a helpline for teenagers sleeping rough?",  # the reports name no helpline: the housing protocol is not one
+    "Is there a helpline for teenagers sleeping rough?",  # the reports name none: the housing protocol is not one
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
