@@ -26,7 +26,7 @@ from qa import spans, tagger
 from qa.calibration import Calibration
 from qa.index import Index
 from qa.question import (DOCUMENT_WORDS, FUTURE_Q, GRADE_Q, Question, abbreviation_asked, analyse,
-                         existence_asked, grade_area, quote_source, role_held)
+                         existence_asked, grade_area, quote_source, reported_topic, role_held)
 from qa.retrieve import document_matches
 from qa.text import stems, tokens, words
 from qa.types import GRADES, Aliases, Answer, Document, Hit, HistoryStep, Passage
@@ -547,6 +547,9 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         missing, outside = missing - phrasing, outside - phrasing
     if missing & set(existence_asked(q.text)):
         return None  # 'Is there a helpline ...?': reports that never name one cannot say there is one
+    topic = set(reported_topic(q.text))
+    if topic and topic <= missing | outside:
+        return None  # 'What did social workers say about morale in 2024?': the 2024 report never mentions it
     # the council's own name says whose report, not what in it: a sentence that happens to say 'Barnet'
     # answers 'Why did Barnet close a home?' no better than one that does not (retrieval still weighs it)
     council = index.authority_words() | _authority_referred(q)

@@ -146,6 +146,15 @@ def quote_source(text: str) -> tuple[str, ...]:
     return tuple(t for t in tokens(reported.group("source")) if t not in DOCUMENT_WORDS) if reported else ()
 
 
+def reported_topic(text: str) -> tuple[str, ...]:
+    """What a 'What did X say/find about Y?' question asks about, stemmed: 'What did social workers say about
+    morale in 2024?' -> ('moral',). Empty for any other question."""
+    reported = REPORTED.search(text)
+    if not reported or not reported.group("about"):
+        return ()
+    return tuple(t for t in tokens(text[reported.end():]) if not t.isdigit() and t not in DOCUMENT_WORDS)
+
+
 def asks_for_quotation(text: str) -> bool:
     """'What did Chris Munday say about the findings?', not 'What did the 2019 letter say about ...?'."""
     reported = REPORTED.search(text)

@@ -300,6 +300,7 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "How many inspectors carried out the 2024 inspection?",  # 'nearly all the areas for improvement' counts areas
     "How many care leavers are in custody?",  # 'Most care leavers ... live in accommodation which meets their needs'
     "Is there a helpline for teenagers sleeping rough?",  # the reports name none: the housing protocol is not one
+    "What did social workers say about morale in 2024?",  # only the 2017 letter mentions morale
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
@@ -479,3 +480,10 @@ def test_a_thing_the_reports_do_name_is_confirmed_to_exist(pipeline):
     """The other side of the helpline: 'Is there a hub for care leavers?' is answered from the report that names it."""
     reply = pipeline.ask("Is there a hub for care leavers?")
     assert not reply["abstained"] and "hub for care leavers" in reply["answer"]["text"]
+
+
+def test_what_was_said_about_a_topic_comes_from_a_report_that_mentions_it(pipeline):
+    """Without the year, morale is found where it is mentioned: the 2017 monitoring visit."""
+    reply = pipeline.ask("What did social workers say about morale?")
+    assert not reply["abstained"] and "morale" in reply["answer"]["text"]
+    assert reply["passages"][0]["document"]["date"].startswith("2017")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from qa import spans
-from qa.question import analyse, answer_type, existence_asked, grade_area, role_held
+from qa.question import analyse, answer_type, existence_asked, grade_area, reported_topic, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -241,3 +241,10 @@ def test_a_sentence_about_the_report_itself():
 ])
 def test_what_an_is_there_question_asks_exists(question, thing):
     assert existence_asked(question) == thing
+
+
+def test_what_a_reported_question_is_about():
+    assert reported_topic("What did social workers say about morale in 2024?") == ("moral",)
+    assert reported_topic("What did the 2019 letter say about care leavers?") == ("care", "leaver")
+    assert reported_topic("What did inspectors find?") == ()  # about nothing in particular
+    assert reported_topic("How is morale?") == ()
