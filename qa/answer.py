@@ -547,6 +547,8 @@ def span_answer(q: Question, hits: list[Hit], index: Index, vector: np.ndarray |
         missing, outside = missing - phrasing, outside - phrasing
     if missing & set(existence_asked(q.text)):
         return None  # 'Is there a helpline ...?': reports that never name one cannot say there is one
+    if q.type in ("duration", "frequency") and missing & tagger.verb_stems(q.text):
+        return None  # 'How long do children wait for CAMHS?': reports that never speak of waiting cannot say
     topic = set(reported_topic(q.text))
     if topic and topic <= missing | outside:
         return None  # 'What did social workers say about morale in 2024?': the 2024 report never mentions it

@@ -33,3 +33,12 @@ def phrasing_stems(text: str) -> frozenset[str]:
     with _lock:
         doc = nlp(text)
     return frozenset(stem for token in doc if token.pos_ in PHRASING for stem in tokens(token.text))
+
+
+@lru_cache(maxsize=4096)
+def verb_stems(text: str) -> frozenset[str]:
+    """Stems of the words in `text` tagged as verbs: 'How long do children wait for CAMHS?' -> {'wait'}."""
+    nlp = _pipeline()
+    with _lock:
+        doc = nlp(text)
+    return frozenset(stem for token in doc if token.pos_ == "VERB" for stem in tokens(token.text))

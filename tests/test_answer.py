@@ -301,6 +301,7 @@ def test_visits_are_never_reported_as_grades(pipeline):
     "How many care leavers are in custody?",  # 'Most care leavers ... live in accommodation which meets their needs'
     "Is there a helpline for teenagers sleeping rough?",  # the reports name none: the housing protocol is not one
     "What did social workers say about morale in 2024?",  # only the 2017 letter mentions morale
+    "How long do children wait for CAMHS?",  # the reports never speak of waiting: 'for a long time' is a stay
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
