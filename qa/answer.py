@@ -381,7 +381,7 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     start, end = (len(lead) + 1 if lead else 0), len(passage.text)
     around = frame(passage)
     rest = {t: w for t, w in topic.items() if t not in around}
-    # the topic is what some items are about: those items
+    # the list's own heading does not name the topic: the answer is the items that do
     if rest and _coverage(topic, around, aliases) < LIST_TOPIC_SHARE:
         items, at = [], 0
         for line in passage.text.split("\n"):

@@ -27,18 +27,19 @@ def _pipeline():
 
 
 @lru_cache(maxsize=4096)
-def phrasing_stems(text: str) -> frozenset[str]:
-    """Stems of the words in `text` tagged as phrasing (pronouns, adverbs, verbs...): 'already', 'someone', 'cope'."""
+def _tagged(text: str) -> tuple[tuple[str, str], ...]:
+    """(word, part of speech) for each word of `text`: one tagging per question, whatever asks."""
     nlp = _pipeline()
     with _lock:
         doc = nlp(text)
-    return frozenset(stem for token in doc if token.pos_ in PHRASING for stem in tokens(token.text))
+    return tuple((token.text, token.pos_) for token in doc)
 
 
-@lru_cache(maxsize=4096)
+def phrasing_stems(text: str) -> frozenset[str]:
+    """Stems of the words in `text` tagged as phrasing (pronouns, adverbs, particles...): 'already', 'someone'."""
+    return frozenset(stem for word, pos in _tagged(text) if pos in PHRASING for stem in tokens(word))
+
+
 def verb_stems(text: str) -> frozenset[str]:
     """Stems of the words in `text` tagged as verbs: 'How long do children wait for CAMHS?' -> {'wait'}."""
-    nlp = _pipeline()
-    with _lock:
-        doc = nlp(text)
-    return frozenset(stem for token in doc if token.pos_ == "VERB" for stem in tokens(token.text))
+    return frozenset(stem for word, pos in _tagged(text) if pos == "VERB" for stem in tokens(word))
