@@ -25,7 +25,6 @@ def main() -> None:
 
     from eval.runner import load_gold
     from qa.pipeline import Pipeline
-    from qa.retrieve import question_filters
 
     questions = [item.question for item in load_gold(Path("eval/gold.jsonl"))]
     pipeline = Pipeline(Path(args.index))
@@ -40,18 +39,15 @@ def main() -> None:
             encode += timed(lambda: pipeline.embedder.encode([query]), 1)
             vector = pipeline.embedder.encode([query])[0]
             search += timed(lambda: pipeline.index.search_dense(vector, 100), 1)
-            filters = question_filters(question)
-            aliases = pipeline.retriever.aliases(question)
-            scope = pipeline.retriever.allowed_rows(filters)
-            hits = pipeline.retriever.search(question, 10, filters, query_vector=vector, aliases=aliases)
-            # the reader as Pipeline.ask calls it: with the question's aliases and the report scope
-            read += timed(lambda: pipeline.scorer.read(question, hits, pipeline.index, vector, filters, aliases, scope), 1)
+            # the reader as Pipeline.ask calls it, on what the pipeline fetched for it up front
+            context, _, _ = pipeline.prepare(question)
+            read += timed(lambda: pipeline.reader.read(context), 1)
             ask += timed(lambda: pipeline.ask(question), 1)
     print(f"machine: {machine()}")
     print(f"{len(questions)} gold questions x {args.rounds} rounds, warm, in-process")
     print(f"  baseline: encode query alone      {summary_ms(encode)}")
     print(f"  baseline: exact FAISS search      {summary_ms(search)}")
-    print(f"  reader (span scoring, grades)     {summary_ms(read)}")
+    print(f"  reader (sentences, spans, grades) {summary_ms(read)}")
     print(f"  ask (whole pipeline)              {summary_ms(ask)}")
     print(f"  ask / encode median ratio         {statistics.median(ask) / statistics.median(encode):.2f}x")
     print(f"  reader share of median ask        {statistics.median(read) * 1000:.2f} ms")

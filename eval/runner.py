@@ -19,6 +19,7 @@ from qa import metrics
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
+CONFIDENT = 0.7  # an answer shown at this confidence or above is 'likely right' on the page
 KS = (1, 3, 5, 10)
 FLOORS_FILE = Path(__file__).resolve().parent / "floors.json"
 FRESH_FILE = Path(__file__).resolve().parent / "fresh.jsonl"  # questions for measuring, never fitted on
@@ -99,8 +100,12 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
     for mode, ranks in mode_ranks.items():
         retrieval[mode] = {f"hit@{k}": metrics.hit_at(ranks, k) for k in KS} | {"mrr": metrics.mrr(ranks)}
     answered = [s for s in scored if s.prediction]
-    correct = [s.item.answerable and metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
-               for s in answered]
+    # right: F1 >= 0.5 or the answer contains a right answer (a sentence holding the asked name)
+    correct = [s.item.answerable and (metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
+                                      or metrics.holds(s.prediction, s.item.answers)) for s in answered]
+    sure_wrong = [s for s, ok in zip(answered, correct) if not ok and (s.confidence >= CONFIDENT
+                                                                      or not s.item.answerable)]
+    curve = metrics.risk_coverage([s.confidence for s in answered], correct, len(scored))
     confidences = [s.confidence for s in answered]
     threshold, threshold_f1 = metrics.best_threshold(
         [s.confidence for s in scored], [s.candidate_f1 for s in scored], [s.item.answerable for s in scored])
@@ -134,6 +139,20 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
             "answered": len(answered),
             "reliability": [vars(b) for b in metrics.reliability(confidences, correct)],
         },
+        # answerable questions whose answer is right or contains a right answer
+        "holds": mean([float(bool(s.prediction) and (metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
+                                                      or metrics.holds(s.prediction, s.item.answers)))
+                       for s in answerable]),
+        # answers given at confidence >= 0.7 that are wrong, plus any answer to an unanswerable question
+        "confidently_wrong": {"count": len(sure_wrong),
+                              "share_of_answers": len(sure_wrong) / len(answered) if answered else 0.0,
+                              "ids": [s.item.id for s in sure_wrong]},
+        # accuracy of the answers at or above each confidence against the share of questions answered
+        "risk_coverage": {"aurc": metrics.aurc([s.confidence for s in answered], correct, len(scored)),
+                          "curve": [{"threshold": round(t, 4), "coverage": round(c, 4), "accuracy": round(a, 4)}
+                                    for t, c, a in curve]},
+        "granularity": {g: sum(1 for s in answered if (s.reply.get("answer") or {}).get("granularity") == g)
+                        for g in ("span", "sentence")},
         "by_kind": by_kind,
         "latency_ms": {"p50": metrics.percentile(latencies, 0.5), "p95": metrics.percentile(latencies, 0.95)},
     }
@@ -182,6 +201,12 @@ def render(summary: dict[str, Any]) -> str:
               f"  unanswerable abstained on  {a['unanswerable_abstained']:.3f}",
               f"  answerable answered        {a['answerable_answered']:.3f}",
               f"  best threshold             {a['best_threshold']:.3f} (F1 {a['best_threshold_f1']:.3f})"]
+    wrong = summary["confidently_wrong"]
+    lines += [f"  holds (answerable: right or contains a right answer)  {summary['holds']:.3f}",
+              f"  confidently wrong (>= {CONFIDENT} and wrong, or any answer to an unanswerable one)  "
+              f"{wrong['count']} ({wrong['share_of_answers']:.1%} of answers given)",
+              f"  risk-coverage AURC {summary['risk_coverage']['aurc']:.3f}; answers as spans "
+              f"{summary['granularity']['span']}, as sentences {summary['granularity']['sentence']}"]
     c = summary["calibration"]
     lines += ["", f"Calibration: ECE {c['ece']:.3f} over {c['answered']} answers",
               f"  {'confidence':<12}{'n':>5}{'mean conf':>11}{'accuracy':>10}"]
@@ -227,9 +252,18 @@ def write_report(summary: dict[str, Any], scored: list[Scored], folder: Path) ->
     fig.savefig(folder / "reliability.png", dpi=110)
     plt.close(fig)
 
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    curve = summary["risk_coverage"]["curve"]
+    ax.plot([p["coverage"] for p in curve], [p["accuracy"] for p in curve], marker=".", color="black")
+    ax.set(xlabel="share of questions answered", ylabel="accuracy of those answers", xlim=(0, 1), ylim=(0, 1.02),
+           title=f"Risk-coverage (AURC {summary['risk_coverage']['aurc']:.3f})")
+    fig.tight_layout()
+    fig.savefig(folder / "risk_coverage.png", dpi=110)
+    plt.close(fig)
+
     misses = [s for s in scored if s.em < 1.0]
     lines = ["# Evaluation report", "", "```", render(summary), "```", "",
-             "![hit@k](hit_at_k.png) ![reliability](reliability.png)", "",
+             "![hit@k](hit_at_k.png) ![reliability](reliability.png) ![risk-coverage](risk_coverage.png)", "",
              f"## Questions not answered exactly ({len(misses)})", "",
              "| id | kind | rank | F1 | conf | predicted | gold |", "|---|---|---|---|---|---|---|"]
     for s in misses:
@@ -280,16 +314,22 @@ def main(gold: Path, index_dir: Path, as_json: bool = False, report_dir: Path | 
     return 0
 
 
-def calibrate(gold: Path, index_dir: Path) -> int:
-    """Refit the answer confidence on the gold set and save it (see qa/answer.py)."""
-    from qa.calibration import fit_and_save
-    from qa.pipeline import Pipeline
+def training_sets(folder: Path = FRESH_FILE.parent) -> list[Path]:
+    """Every question set the reader is fitted on: each eval/*.jsonl but the untouched batches
+    (eval/unseen-*.jsonl), which are written before a change, measured once before and once after it, and
+    never fitted on."""
+    return sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith("unseen-"))
 
-    items = load_gold(gold)
-    path, report = fit_and_save(items, Pipeline(index_dir))
-    print(f"calibration saved to {path}: {report}")
-    if FRESH_FILE.exists() and gold.resolve() != FRESH_FILE:
-        print(fresh_figures(Pipeline(index_dir)))  # loads the fit just saved
+
+def calibrate(sets: list[Path] | None, index_dir: Path) -> int:
+    """Refit the reader (sentence ranker, span scorer, confidence) on the training sets and save it."""
+    from qa.pipeline import Pipeline
+    from qa.reader.model import MODEL_FILE
+    from qa.reader.train import fit_and_save
+
+    chosen = sets or training_sets()
+    print(fit_and_save(Pipeline(index_dir), chosen))
+    print(f"saved to {MODEL_FILE}")
     return 0
 
 

@@ -67,6 +67,12 @@ def _print_reply(reply: dict) -> None:
     answer = reply["answer"]
     if answer:
         print(f"Answer: {answer['text']}   (confidence {answer['confidence']:.2f})")
+        sentence = answer.get("sentence")
+        if sentence and answer.get("granularity") == "span" and sentence["text"] != answer["text"]:
+            # the sentence the span was read from, the span marked: '... led by [Naintara Khosla] ...'
+            a, b = answer["start"] - sentence["start"], answer["end"] - sentence["start"]
+            marked = f"{sentence['text'][:a]}[{sentence['text'][a:b]}]{sentence['text'][b:]}"
+            print(textwrap.indent(textwrap.fill(f"In: {marked}", 100), "  "))
         for step in answer.get("history", []):
             print(f"  {step['year']}: {step['grade']}  [{step['passage_id']}]")
     else:
@@ -117,7 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from eval.runner import calibrate
 
-    return calibrate(gold=Path(args.gold), index_dir=Path(args.index))
+    return calibrate([Path(g) for g in args.gold] if args.gold else None, index_dir=Path(args.index))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -187,10 +193,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check-floors", action="store_true", help="exit 1 when a figure falls below eval/floors.json")
     p.set_defaults(func=cmd_eval)
 
-    p = with_index(sub.add_parser("calibrate", help="refit the answer confidence on the gold set",
-                                  description="Fit the confidence calibration on the gold set and save it to "
-                                              "qa/calibration.json."))
-    p.add_argument("--gold", default=str(DEFAULT_GOLD), metavar="FILE")
+    p = with_index(sub.add_parser("calibrate", help="refit the reader's ranker, span scorer and confidence",
+                                  description="Fit the sentence ranker, the span scorer and the confidence "
+                                              "model with 5-fold cross-validation over every question set in "
+                                              "eval/ (all but the untouched eval/unseen-*.jsonl batches), print "
+                                              "the cross-validated figures and save qa/reader/model.json."))
+    p.add_argument("--gold", action="append", metavar="FILE",
+                   help="a question set to fit on (repeatable; default every eval/*.jsonl but eval/unseen-*)")
     p.set_defaults(func=cmd_calibrate)
     return root
 

@@ -94,6 +94,38 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+    def encode_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        """Sentence vectors and, in the same model pass, each text's contextual token vectors (unit length,
+        [CLS]/[SEP]/padding dropped) with their wordpiece ids: what token-level alignment (MaxSim) reads."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        self.warm_up()
+        with self._encode_lock:
+            if self.backend != "torch":
+                return self._model.encode_tokens(texts, self.batch_size)
+            import torch
+
+            sentences = np.zeros((len(texts), self.dimension), dtype=np.float32)
+            tokens: list[TokenVectors] = []
+            for first in range(0, len(texts), self.batch_size):
+                batch = texts[first:first + self.batch_size]
+                features = self._model.preprocess(batch)
+                with torch.inference_mode():
+                    out = self._model(features)
+                sentences[first:first + len(batch)] = out["sentence_embedding"].numpy()
+                ids = features["input_ids"].numpy()
+                mask = features["attention_mask"].numpy().astype(bool)
+                hidden = out["token_embeddings"].numpy()
+                tokens.extend(_token_vectors(ids[i], mask[i], hidden[i]) for i in range(len(batch)))
+        norms = np.clip(np.linalg.norm(sentences, axis=1, keepdims=True), 1e-12, None)
+        return np.ascontiguousarray(sentences / norms, dtype=np.float32), tokens
+
+    def vocabulary_size(self) -> int:
+        self.warm_up()
+        if self.backend != "torch":
+            return self._model.tokenizer.get_vocab_size()
+        return len(self._model.tokenizer)
+
     def _encode_onnx(self, texts: list[str], show_progress: bool) -> np.ndarray:
         if not show_progress:
             return self._model.encode(texts, self.batch_size)
@@ -101,6 +133,26 @@ class Embedder:
 
         with tqdm(total=len(texts), desc="Encoding", unit="text") as bar:
             return self._model.encode(texts, self.batch_size, progress=bar)
+
+
+@lru_cache(maxsize=1)
+def wordpiece_vocabulary() -> dict[int, str]:
+    """The model's wordpiece vocabulary by id (vocab.txt in the model folder; both backends share it)."""
+    from pathlib import Path
+
+    lines = (Path(model_path()) / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    return dict(enumerate(lines))
+
+
+TokenVectors = tuple[np.ndarray, np.ndarray]  # (wordpiece ids int32, unit vectors float32 [n, dim])
+SPECIAL_IDS = frozenset((0, 100, 101, 102, 103))  # [PAD] [UNK] [CLS] [SEP] [MASK] of the MiniLM vocabulary
+
+
+def _token_vectors(ids: np.ndarray, mask: np.ndarray, hidden: np.ndarray) -> TokenVectors:
+    keep = mask & ~np.isin(ids, list(SPECIAL_IDS))
+    vectors = hidden[keep].astype(np.float32)
+    vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    return ids[keep].astype(np.int32), vectors
 
 
 @lru_cache(maxsize=None)

@@ -11,6 +11,12 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/passage_spans.npy     start and end of each passage in its document's text
     index_store/<version>/vectors.npy     passage embeddings (also the cache for the next build)
     index_store/<version>/sentence_vectors.npy, sentence_offsets.npy   sentence embeddings, per passage
+    index_store/<version>/token_vectors.npy, token_scales.npy, token_ids.npy, token_offsets.npy   each
+                                          sentence's contextual token vectors from the same model pass
+                                          (int8 with one float32 scale per token, about 390 bytes a
+                                          token), their wordpiece ids, and where each sentence's tokens
+                                          start; read per passage (pread) for token-level alignment
+    index_store/<version>/wordpiece_idf.npy   idf of each wordpiece over the sentences
     index_store/<version>/sentence_hubness.npy  how alike each sentence is to the corpus at large (its
                                           mean similarity to its nearest sentences), to discount
                                           generic sentences that sit close to every question
@@ -67,7 +73,7 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
@@ -195,6 +201,12 @@ class Index:
     heading_vectors: np.ndarray | None = None  # one row per distinct heading
     heading_rows: np.ndarray | None = None  # each passage's heading row, -1 when it has none
     improvement_rows: np.ndarray | None = None  # rows of the lists of what needs to improve
+    # each sentence's contextual token vectors (int8, one scale per token) and wordpiece ids, for MaxSim
+    token_vectors: RowFile | None = None
+    token_scales: RowFile | None = None
+    token_ids: RowFile | None = None
+    token_offsets: np.ndarray | None = None  # sentence s's tokens are rows token_offsets[s]:token_offsets[s+1]
+    wordpiece_idf: np.ndarray | None = None  # idf of each wordpiece over the sentences
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -300,6 +312,25 @@ class Index:
             found.append([(self.word_stems[i].decode(), float(row[i])) for i in best if row[i] >= min_similarity])
         return found
 
+    def word_rows(self) -> dict[str, int]:
+        """Row of each embedded corpus stem in `word_vectors`."""
+        if not hasattr(self, "_word_rows"):
+            stems_ = self.word_stems if self.word_stems is not None else []
+            self._word_rows = {stem.decode(): i for i, stem in enumerate(stems_)}
+        return self._word_rows
+
+    def word_vectors_of(self, stems_: list[str]) -> np.ndarray:
+        """The embeddings of these corpus stems' words (zero rows for stems not embedded)."""
+        rows = self.word_rows()
+        out = np.zeros((len(stems_), self.vectors.shape[1]), dtype=np.float32)
+        if self.word_vectors is None:
+            return out
+        found = [(i, rows[s]) for i, s in enumerate(stems_) if s in rows]
+        if found:
+            at, where = zip(*found)
+            out[list(at)] = np.asarray(self.word_vectors[list(where)], dtype=np.float32)
+        return out
+
     def sentence_vectors_of(self, row: int) -> np.ndarray:
         if self.sentence_vectors is None or self.sentence_offsets is None:
             return np.zeros((0, self.vectors.shape[1]), dtype=np.float32)
@@ -307,6 +338,18 @@ class Index:
         if isinstance(self.sentence_vectors, RowFile):
             return self.sentence_vectors.rows(start, end)
         return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
+
+    def sentence_tokens_of(self, row: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Passage `row`'s sentences as (wordpiece ids, unit token vectors), read from disk for this passage
+        only; empty lists for an index built without them."""
+        if self.token_vectors is None or self.token_offsets is None or self.sentence_offsets is None:
+            return []
+        first, last = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
+        bounds = self.token_offsets[first:last + 1] - self.token_offsets[first]
+        start, end = int(self.token_offsets[first]), int(self.token_offsets[last])
+        vectors = self.token_vectors.rows(start, end).astype(np.float32) * self.token_scales.rows(start, end)
+        ids = self.token_ids.rows(start, end)[:, 0]
+        return [(ids[a:b], vectors[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def uses_within(self, token: str, rows: np.ndarray) -> bool:
         """Does any of these passages use the (stemmed) token?"""
@@ -518,6 +561,100 @@ def _embed_with_cache(texts: list[str], keys: list[str], cache: tuple[dict[str, 
     return vectors, len(missing)
 
 
+class _NpyAppender:
+    """A 2-D .npy file written a block of rows at a time, its length known only at the end."""
+
+    HEADER = 128  # a v1.0 .npy header of a 2-D array is padded to 128 bytes
+
+    def __init__(self, path: Path, dtype, width: int) -> None:
+        self.path, self.dtype, self.width, self.rows = path, np.dtype(dtype), width, 0
+        self.handle = open(path, "wb")
+        self.handle.write(b"\0" * self.HEADER)
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype).reshape(-1, self.width)
+        self.handle.write(block.tobytes())
+        self.rows += len(block)
+
+    def close(self) -> None:
+        import io
+
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                      "fortran_order": False, "shape": (self.rows, self.width)})
+        if len(header.getvalue()) != self.HEADER:
+            raise ValueError(f"unexpected .npy header length {len(header.getvalue())}")
+        self.handle.seek(0)
+        self.handle.write(header.getvalue())
+        self.handle.close()
+
+
+def _quantise(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit token vectors -> int8 rows and one float32 scale per row (max |x| / 127)."""
+    scales = np.clip(np.abs(vectors).max(axis=1, keepdims=True), 1e-12, None) / 127.0
+    return np.round(vectors / scales).astype(np.int8), scales.astype(np.float32)
+
+
+def _embed_sentences(sentences: list[str], keys: list[str], index_dir: Path, embedder: Embedder, progress: bool,
+                     staging: Path) -> int:
+    """Sentence vectors (sentence_vectors.npy) and their token vectors (token_*.npy) in one model pass,
+    reusing both from the live index for unchanged sentences; returns how many were encoded."""
+    old_rows, old_vectors = _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name)
+    old_tokens = None
+    folder = current_version(index_dir)
+    if old_rows and folder is not None and (folder / "token_offsets.npy").exists():
+        old_tokens = (np.load(folder / "token_offsets.npy"), RowFile(folder / "token_vectors.npy"),
+                      RowFile(folder / "token_scales.npy"), RowFile(folder / "token_ids.npy"))
+    if old_tokens is None:
+        old_rows = {}
+    dimension = embedder.dimension
+    vectors = np.lib.format.open_memmap(staging / "sentence_vectors.npy", mode="w+", dtype=np.float32,
+                                        shape=(len(sentences), dimension))
+    token_vectors = _NpyAppender(staging / "token_vectors.npy", np.int8, dimension)
+    token_scales = _NpyAppender(staging / "token_scales.npy", np.float32, 1)
+    token_ids = _NpyAppender(staging / "token_ids.npy", np.int32, 1)
+    offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+    frequency = np.zeros(embedder.vocabulary_size(), dtype=np.int64)
+    encoded = 0
+    chunks = range(0, len(sentences), ENCODE_CHUNK)
+    if progress and len(sentences) > ENCODE_CHUNK:
+        from tqdm import tqdm
+
+        chunks = tqdm(chunks, desc=f"Embedding {len(sentences):,} sentences", unit="chunk")
+    for first in chunks:
+        part = range(first, min(first + ENCODE_CHUNK, len(sentences)))
+        missing = [i for i in part if keys[i] not in old_rows]
+        fresh: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        if missing:
+            new_vectors, new_tokens = embedder.encode_tokens([sentences[i] for i in missing])
+            for i, vector, (ids, tokens_) in zip(missing, new_vectors, new_tokens):
+                quantised, scales = _quantise(tokens_)
+                fresh[i] = (vector, ids, quantised, scales)
+            encoded += len(missing)
+        for i in part:
+            if i in fresh:
+                vector, ids, quantised, scales = fresh[i]
+            else:
+                old = old_rows[keys[i]]
+                t0, t1 = int(old_tokens[0][old]), int(old_tokens[0][old + 1])
+                vector = old_vectors[old]
+                quantised, scales, ids = old_tokens[1].rows(t0, t1), old_tokens[2].rows(t0, t1), old_tokens[3].rows(t0, t1)[:, 0]
+            vectors[i] = vector
+            token_vectors.append(quantised)
+            token_scales.append(scales)
+            token_ids.append(ids)
+            frequency[np.unique(ids)] += 1
+            offsets[i + 1] = offsets[i] + len(ids)
+    vectors.flush()
+    del vectors
+    for appender in (token_vectors, token_scales, token_ids):
+        appender.close()
+    np.save(staging / "token_offsets.npy", offsets)
+    np.save(staging / "wordpiece_idf.npy",
+            np.log((len(sentences) + 1) / (frequency + 0.5)).astype(np.float32))
+    return encoded
+
+
 def _text_key(text: str) -> str:
     return hashlib.sha1(f"{EMBEDDING_KEY_VERSION}\x00{text}".encode()).hexdigest()
 
@@ -611,10 +748,8 @@ def write_index(documents: list[Document], index_dir: Path, embedder: Embedder, 
         del cache, embedded_texts
         sentences = [p.text[a:b] for p in passages for a, b in p.sentences]
         sentence_keys = [_text_key(t) for t in sentences]
-        cache = _cached_vectors(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name)
-        _, sentences_embedded = _embed_with_cache(sentences, sentence_keys, cache, embedder, progress,
-                                                  staging / "sentence_vectors.npy")
-        del cache, sentences
+        sentences_embedded = _embed_sentences(sentences, sentence_keys, index_dir, embedder, progress, staging)
+        del sentences
         np.save(staging / "sentence_hubness.npy",
                 sentence_hubness(np.load(staging / "sentence_vectors.npy", mmap_mode="r")))
         np.save(staging / "improvement_rows.npy",
@@ -757,4 +892,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                  word_vectors=np.load(folder / "word_vectors.npy", mmap_mode="r"),
                  glossary=Glossary.from_json(json.loads((folder / "glossary.json").read_text(encoding="utf-8"))),
                  heading_vectors=np.load(folder / "heading_vectors.npy", mmap_mode="r"), heading_rows=np.load(folder / "heading_rows.npy"),
-                 improvement_rows=np.load(folder / "improvement_rows.npy"))
+                 improvement_rows=np.load(folder / "improvement_rows.npy"),
+                 token_vectors=RowFile(folder / "token_vectors.npy"), token_scales=RowFile(folder / "token_scales.npy"),
+                 token_ids=RowFile(folder / "token_ids.npy"), token_offsets=np.load(folder / "token_offsets.npy"),
+                 wordpiece_idf=np.load(folder / "wordpiece_idf.npy"))

@@ -153,3 +153,32 @@ def percentile(values: list[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def holds(prediction: str | None, answers: list[str]) -> bool:
+    """The prediction is a right answer or contains one (normalised): a sentence holding the asked name."""
+    if not prediction or not answers:
+        return False
+    said = f" {normalise_answer(prediction)} "
+    return any(normalise_answer(a) and f" {normalise_answer(a)} " in said for a in answers)
+
+
+def risk_coverage(confidences: list[float], correct: list[bool], total: int | None = None) -> list[tuple[float, float, float]]:
+    """(threshold, coverage, accuracy) answering everything at or above each confidence, most confident
+    first; coverage is the share of `total` questions (all asked, default the answers given)."""
+    total = total or len(confidences)
+    order = sorted(range(len(confidences)), key=lambda i: -confidences[i])
+    curve, right = [], 0
+    for count, i in enumerate(order, start=1):
+        right += bool(correct[i])
+        curve.append((float(confidences[i]), count / total, right / count))
+    return curve
+
+
+def aurc(confidences: list[float], correct: list[bool], total: int | None = None) -> float:
+    """Area under the risk-coverage curve (risk = 1 - accuracy of the answers above each threshold), over
+    the answers given: lower is better; 0 when every answer is right."""
+    curve = risk_coverage(confidences, correct, total)
+    if not curve:
+        return 0.0
+    return sum(1.0 - accuracy for _, _, accuracy in curve) / len(curve)

@@ -120,3 +120,21 @@ class OnnxSession:
             if progress is not None:
                 progress.update(len(rows))
         return out
+
+    def encode_tokens(self, texts: list[str], batch_size: int = 64):
+        """Sentence vectors and each text's unit token vectors with wordpiece ids (see Embedder.encode_tokens)."""
+        from qa.embed import _token_vectors
+
+        sentences = np.zeros((len(texts), 0), dtype=np.float32)
+        tokens = []
+        for first in range(0, len(texts), batch_size):
+            encoded = self.tokenizer.encode_batch(texts[first:first + batch_size])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            sentences = pooled if not len(sentences) else np.vstack([sentences, pooled])
+            tokens.extend(_token_vectors(ids[i], mask[i].astype(bool), hidden[i]) for i in range(len(encoded)))
+        return sentences.astype(np.float32), tokens

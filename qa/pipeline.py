@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qa import answer as answering, tagger
-from qa.embed import Embedder
+from qa import tagger
+from qa.embed import Embedder, wordpiece_vocabulary
 from qa.index import Index, current_version, index_embedder, load_index
+from qa.question import analyse
+from qa.reader import READ_DEPTH, Context, Reader, Reading
+from qa.reader.features import QuestionTokens, unknown_share
 from qa.retrieve import Mode, Retriever, question_filters, validate_filters
 from qa.types import Answer, Hit
 
@@ -31,11 +34,12 @@ class Pipeline:
         self._checked = time.monotonic()
         self.index: Index = load_index(self.index_dir, self.embedder.name)
         self.retriever = Retriever(self.index, self.embedder)
-        self.scorer = answering.AnswerScorer.load()
+        self.reader = Reader.load()
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
         self.embedder.encode(["warm up"])
+        self.embedder.encode_tokens(["warm up"])
         tagger.phrasing_stems("warm up")  # loads the tagger now, not on the first unusual question
 
     def reload_if_changed(self, force_check: bool = False) -> bool:
@@ -57,10 +61,11 @@ class Pipeline:
         log.info("reloaded index %s", index.version)
         return True
 
-    def ask(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
-            mode: Mode = "hybrid") -> dict[str, Any]:
-        """The /api/ask reply for one question (see CONTRACT.md)."""
-        started = time.perf_counter()
+    def prepare(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
+                mode: Mode = "hybrid") -> tuple[Context, dict[str, Any], bool]:
+        """Everything the readers need about one question, fetched once: its analysis, the hits, its
+        vector and token vectors, the aliases of its words and the rows the filters allow. Also returns
+        the filters applied and whether a year the question states had to be dropped (no report of it)."""
         question = (question or "").strip()
         if not question:
             raise ValueError("question must not be empty")
@@ -72,8 +77,12 @@ class Pipeline:
         stated = {k: v for k, v in question_filters(question).items() if k not in applied}
         applied |= stated
         retriever = self.retriever  # one consistent index for the whole request
-        vector = self.embedder.encode([retriever.embedding_query(question)])[0] if mode != "lexical" else None
-        pool = max(top_k, answering.READ_DEPTH)
+        query = retriever.embedding_query(question)
+        vectors, token_lists = self.embedder.encode_tokens([query, question])
+        vector = vectors[0] if mode != "lexical" else None
+        ids, token_vectors = token_lists[1]
+        tokens = QuestionTokens.select(ids, token_vectors, retriever.index.wordpiece_idf, wordpiece_vocabulary())
+        pool = max(top_k, READ_DEPTH)
         aliases = retriever.aliases(question) if mode != "dense" else {}
         hits = retriever.search(question, pool, applied, mode, query_vector=vector, aliases=aliases)
         relaxed = False
@@ -82,25 +91,35 @@ class Pipeline:
             relaxed = True
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector, aliases=aliases)
-        reading = answering.Reading(None, None, False)
-        if not relaxed:
-            reading = self.scorer.read(question, hits, retriever.index, vector, applied, aliases,
-                                       retriever.allowed_rows(applied))
+        q = analyse(question)
+        scope = retriever.allowed_rows(applied)
+        context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope,
+                          unknown_share(q, retriever.index, aliases, scope), vectors[1],
+                          retriever.word_vectors(question))
+        return context, applied, relaxed
+
+    def ask(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
+            mode: Mode = "hybrid") -> dict[str, Any]:
+        """The /api/ask reply for one question (see CONTRACT.md)."""
+        started = time.perf_counter()
+        context, applied, relaxed = self.prepare(question, top_k, filters, mode)
+        question, hits = context.question.text, context.hits
+        reading = Reading(None, None, False) if relaxed else self.reader.read(context)
         answer = reading.answer if reading.accepted else None
         shown = self._shown(hits, reading, top_k)
         reply = {
             "question": question,
-            "answer": _answer_json(answer) if answer else None,
+            "answer": _answer_json(answer, reading.hit) if answer else None,
             "abstained": answer is None,
             "passages": [_hit_json(h, rank) for rank, h in enumerate(shown, start=1)],
             "filters_applied": applied,
             "took_ms": round((time.perf_counter() - started) * 1000, 1),
         }
         if reading.answer is not None and answer is None:
-            reply["candidate"] = _answer_json(reading.answer)  # the best guess it would not stand behind
+            reply["candidate"] = _answer_json(reading.answer, reading.hit)  # the best guess it would not stand behind
         if relaxed:
-            reply["filters_relaxed"] = sorted(stated)
-        bridged = retriever.bridges(question)
+            reply["filters_relaxed"] = sorted(k for k in question_filters(question) if k not in (filters or {}))
+        bridged = self.retriever.bridges(question)
         if bridged:  # say what was searched for besides the question's own words
             reply["searched_for"] = [{"asked": asked, "terms": terms} for asked, terms in bridged]
         if answer is not None and answer.history:
@@ -109,21 +128,8 @@ class Pipeline:
                  "document_id": s.document_id} for s in answer.history]
         return reply
 
-    def best_candidate(self, question: str) -> Answer | None:
-        """The reader's best answer with its raw score, threshold ignored (for calibration)."""
-        question = question.strip()
-        filters = question_filters(question)
-        vector = self.embedder.encode([self.retriever.embedding_query(question)])[0]
-        aliases = self.retriever.aliases(question)
-        hits = self.retriever.search(question, answering.READ_DEPTH, filters, query_vector=vector, aliases=aliases)
-        if not hits:
-            return None
-        best = self.scorer.best(question, hits, self.index, vector, filters, aliases,
-                                self.retriever.allowed_rows(filters))
-        return best[0] if best else None
-
     @staticmethod
-    def _shown(hits: list[Hit], reading: answering.Reading, top_k: int) -> list[Hit]:
+    def _shown(hits: list[Hit], reading: Reading, top_k: int) -> list[Hit]:
         """The top_k passages; the passage the reader answered from goes first (it reads deeper than
         retrieval ranks), even when it was not retrieved (a judgement table found by its grade)."""
         if reading.answer is None or reading.hit is None:
@@ -159,9 +165,13 @@ class Pipeline:
                 "model": self.embedder.name, "index_version": self.index.version}
 
 
-def _answer_json(answer: Answer) -> dict[str, Any]:
-    return {"text": answer.text, "confidence": round(answer.confidence, 4), "passage_id": answer.passage_id,
-            "start": answer.start, "end": answer.end, "type": answer.type}
+def _answer_json(answer: Answer, hit: Hit | None) -> dict[str, Any]:
+    reply = {"text": answer.text, "confidence": round(answer.confidence, 4), "passage_id": answer.passage_id,
+             "start": answer.start, "end": answer.end, "type": answer.type, "granularity": answer.granularity}
+    if hit is not None and answer.sentence_end > answer.sentence_start:
+        a, b = answer.sentence_start, answer.sentence_end
+        reply["sentence"] = {"text": hit.passage.text[a:b], "start": a, "end": b}
+    return reply
 
 
 def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:

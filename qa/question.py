@@ -197,6 +197,10 @@ class Question:
     focus: tuple[str, ...]  # for quantity questions, what is counted: 'how many social workers' -> ('social', 'worker')
     area: str | None  # judgement area for grade questions
     area_extra: tuple[str, ...]  # topic words a grade question has beyond any known area
+    abbreviation: str | None = None  # 'What does IRO stand for?' -> 'IRO'
+    role: tuple[str, ...] = ()  # who-holds-a-role questions: the role, stemmed ('lead', 'inspector')
+    speakers: tuple[str, ...] = ()  # 'What do children say about ...?' -> ('children',)
+    future: bool = False  # asks about what comes after the report ('When is the next inspection?')
 
 
 def answer_type(text: str) -> AnswerType:
@@ -278,4 +282,8 @@ def analyse(text: str) -> Question:
                         bare, re.I)
     focus = tuple(tokens(counted.group(1))) if counted and kind == "quantity" else ()
     return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare), verbs=verbs,
-                    words=frozenset(tokens(text)), area=area, area_extra=extra, focus=focus)
+                    words=frozenset(tokens(text)), area=area, area_extra=extra, focus=focus,
+                    abbreviation=abbreviation_asked(text) if kind == "expansion" else None,
+                    role=role_held(text) if kind == "identity" else (),
+                    speakers=quote_source(text) if kind == "quote" else (),
+                    future=bool(FUTURE_Q.search(text)))

@@ -169,6 +169,25 @@ class Retriever:
         found = self.index.similar_words(vectors, ALIAS_MIN_SIMILARITY, ALIASES_PER_WORD)
         return defined | {stem: tuple(near) for stem, near in zip(unknown, found) if near}
 
+    def word_vectors(self, question: str) -> dict[str, np.ndarray]:
+        """The question's content stems with the embedding of each word alone: the corpus's own vector for a
+        stem the reports use, else the word encoded now (cached), for word-level soft matching."""
+        pairs = list(dict(stemmed_words(retrieval_query(question))).items())
+        if not pairs:
+            return {}
+        vectors = self.index.word_vectors_of([stem for stem, _ in pairs])
+        missing = [(i, word) for i, (_, word) in enumerate(pairs) if not vectors[i].any()]
+        if missing:
+            known = self._word_vectors
+            fresh = [w for _, w in missing if w not in known]
+            if fresh:
+                if len(known) > 10_000:
+                    self._word_vectors = known = {}
+                known.update(zip(fresh, self.embedder.encode(fresh)))
+            for i, word in missing:
+                vectors[i] = known[word]
+        return {stem: vectors[i] for i, (stem, _) in enumerate(pairs)}
+
     def embedding_query(self, question: str) -> str:
         """What the embedding model reads for the question: the retrieval query, abbreviations spelled out,
         and the reports' terms for its everyday phrases: '... with nowhere to live? (homeless)'."""

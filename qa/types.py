@@ -198,4 +198,7 @@ class Answer:
     type: str = "span"
     score: float = 0.0
     history: tuple[HistoryStep, ...] = field(default_factory=tuple)
-    features: tuple[float, ...] = ()  # what the confidence model reads (qa/calibration.py FEATURES)
+    features: tuple[float, ...] = ()  # what the confidence model read (qa.reader.features.CONFIDENCE_FEATURES)
+    granularity: str = "sentence"  # "span": a part of its sentence; "sentence": the sentence (or a clause)
+    sentence_start: int = 0  # the sentence the answer stands in, offsets into the same passage
+    sentence_end: int = 0

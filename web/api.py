@@ -92,13 +92,25 @@ class HistoryStepReply(BaseModel):
     document_id: str
 
 
+class SentenceReply(BaseModel):
+    text: str = Field(..., description="the sentence the answer stands in: passage.text[start:end] == text")
+    start: int
+    end: int
+
+
 class AnswerReply(BaseModel):
     text: str
-    confidence: float = Field(..., ge=0, le=1, description="calibrated probability that the answer is right")
+    confidence: float = Field(..., ge=0, le=1, description="probability that the answer shown is right (F1 >= 0.5 "
+                                                          "or it contains a right answer), fitted out of sample")
     passage_id: str
     start: int = Field(..., description="passage.text[start:end] == text")
     end: int
     type: str
+    granularity: Optional[Literal["span", "sentence"]] = Field(
+        None, description="'span': a part of its sentence (a name, a date, a number); 'sentence': the sentence "
+                          "or a clause of it")
+    sentence: Optional[SentenceReply] = Field(None, description="the sentence the answer stands in, offsets into "
+                                                                "the same passage")
     history: Optional[list[HistoryStepReply]] = None
 
 

@@ -65,12 +65,37 @@ function highlighted(text, start, end) {
   return body;
 }
 
+// a passage with its answering sentence shaded and, inside it, the answer marked
+function highlightedSentence(text, answer) {
+  const sentence = answer.sentence;
+  if (!sentence || answer.granularity !== "span") return highlighted(text, answer.start, answer.end);
+  const body = el("p", "body");
+  withAbbreviations(body, text.slice(0, sentence.start));
+  const shaded = el("span", "sentence");
+  withAbbreviations(shaded, text.slice(sentence.start, answer.start));
+  shaded.append(withAbbreviations(el("mark"), text.slice(answer.start, answer.end)));
+  withAbbreviations(shaded, text.slice(answer.end, sentence.end));
+  body.append(shaded);
+  withAbbreviations(body, text.slice(sentence.end));
+  return body;
+}
+
 function renderAnswer(reply) {
   answerBox.replaceChildren();
   answerBox.hidden = false;
   if (reply.answer) {
     answerBox.className = "answer";
     answerBox.append(withAbbreviations(el("p", "text"), reply.answer.text));
+    const sentence = reply.answer.sentence;
+    if (sentence && reply.answer.granularity === "span" && sentence.text !== reply.answer.text) {
+      // the sentence the answer was read from, the answer marked inside it
+      const from = el("p", "in-sentence");
+      const a = reply.answer.start - sentence.start, b = reply.answer.end - sentence.start;
+      withAbbreviations(from, `From: ${sentence.text.slice(0, a)}`);
+      from.append(withAbbreviations(el("mark"), sentence.text.slice(a, b)));
+      withAbbreviations(from, sentence.text.slice(b));
+      answerBox.append(from);
+    }
     const pct = Math.round(reply.answer.confidence * 100);
     answerBox.append(el("p", "confidence", `Confidence: ${confidenceWords(reply.answer.confidence)} (${pct}%)`));
     if (reply.answer.history && reply.answer.history.length > 1) {
@@ -109,7 +134,7 @@ function renderPassages(reply) {
     card.append(cite);
     if (passage.section) card.append(el("p", "section", passage.section));
     const isAnswer = reply.answer && reply.answer.passage_id === passage.id;
-    card.append(isAnswer ? highlighted(passage.text, reply.answer.start, reply.answer.end) : highlighted(passage.text));
+    card.append(isAnswer ? highlightedSentence(passage.text, reply.answer) : highlighted(passage.text));
     passagesBox.append(card);
   }
 }

@@ -1,0 +1,173 @@
+"""The reader's fitted parts, saved as plain numbers (and LightGBM's own text format) in qa/reader/:
+
+- the sentence ranker: LightGBM lambdarank, or a logistic regression when it ranks better in
+  cross-validation (`qa calibrate` fits both and keeps the better);
+- the span scorer: a logistic regression giving P(span right | its sentence answers);
+- the confidence models: logistic regressions giving P(answer right), one for spans and one for sentences,
+  fitted on out-of-fold answers over every question set pooled, and the abstention threshold.
+Nothing here is hand-set: without a fitted model the reader falls back to a plain similarity ranking and
+a rough confidence, and says so in the log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = Path(__file__).resolve().parent / "model.json"
+RANKER_FILE = Path(__file__).resolve().parent / "ranker.txt"
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A standardised logistic regression as plain numbers."""
+
+    features: tuple[str, ...]
+    means: tuple[float, ...]
+    scales: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def decision(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        return ((x - np.asarray(self.means)) / np.asarray(self.scales)) @ np.asarray(self.coef) + self.intercept
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-np.clip(self.decision(x), -30, 30)))
+
+    def to_json(self) -> dict:
+        return {"features": list(self.features), "means": list(self.means), "scales": list(self.scales),
+                "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Linear":
+        return cls(tuple(data["features"]), tuple(data["means"]), tuple(data["scales"]), tuple(data["coef"]),
+                   float(data["intercept"]))
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, names: tuple[str, ...], c: float = 0.5,
+            balanced: bool = False) -> "Linear":
+        from sklearn.linear_model import LogisticRegression
+
+        x = np.asarray(x, dtype=np.float64)
+        means = x.mean(axis=0)
+        scales = x.std(axis=0)
+        scales[scales == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=2000, class_weight="balanced" if balanced else None)
+        model.fit((x - means) / scales, np.asarray(y, dtype=int))
+        return cls(names, tuple(means.tolist()), tuple(scales.tolist()), tuple(model.coef_[0].tolist()),
+                   float(model.intercept_[0]))
+
+
+@dataclass
+class Ranker:
+    """Scores candidate sentences of one question; higher is more likely the answering sentence."""
+
+    kind: str  # "lightgbm", "linear", "ensemble" (both, standardised and summed) or "fallback"
+    linear: Linear | None = None
+    booster: object | None = None
+    names: tuple[str, ...] = ()
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            return np.zeros(0)
+        if self.kind == "ensemble":
+            parts = [np.asarray(self.booster.predict(np.asarray(x, dtype=np.float64), num_threads=1)),
+                     self.linear.decision(x)]
+            return sum((p - p.mean()) / (p.std() + 1e-9) for p in parts)
+        if self.kind == "lightgbm" and self.booster is not None:
+            return np.asarray(self.booster.predict(np.asarray(x, dtype=np.float64), num_threads=1))
+        if self.kind == "linear" and self.linear is not None:
+            return self.linear.decision(x)
+        from qa.reader.features import SENTENCE_FEATURES
+
+        return x[:, SENTENCE_FEATURES.index("maxsim")] + x[:, SENTENCE_FEATURES.index("coverage")]
+
+    @classmethod
+    def fit_lightgbm(cls, x: np.ndarray, y: np.ndarray, groups: list[int], names: tuple[str, ...]) -> "Ranker":
+        import lightgbm as lgb
+
+        data = lgb.Dataset(np.asarray(x, dtype=np.float64), label=np.asarray(y, dtype=int), group=groups,
+                           feature_name=list(names), free_raw_data=False)
+        params = {"objective": "lambdarank", "metric": "ndcg", "ndcg_eval_at": [1], "learning_rate": 0.05,
+                  "num_leaves": 7, "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8,
+                  "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "deterministic": True,
+                  "seed": 7, "lambdarank_truncation_level": 10}
+        booster = lgb.train(params, data, num_boost_round=150)
+        return cls("lightgbm", booster=booster, names=names)
+
+    @classmethod
+    def fit_linear(cls, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> "Ranker":
+        return cls("linear", linear=Linear.fit(x, y, names, c=0.3, balanced=True), names=names)
+
+
+@dataclass
+class ReaderModel:
+    ranker: Ranker
+    span: Linear | None = None
+    confidence: dict[str, Linear] = field(default_factory=dict)  # by granularity: "span", "sentence"
+    threshold: float = 0.5
+    span_min: float = 0.5  # narrow to the span when P(span right | sentence right) reaches this
+    about: dict = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> bool:
+        return self.ranker.kind != "fallback" and bool(self.confidence)
+
+    def confidence_of(self, x: np.ndarray, granularity: str) -> float:
+        model = self.confidence.get(granularity) or self.confidence.get("sentence")
+        if model is None:
+            from qa.reader.features import CONFIDENCE_FEATURES
+
+            z = 4 * (x[CONFIDENCE_FEATURES.index("maxsim")] - 0.6)
+            return 1 / (1 + math.exp(-z))
+        return float(model.probability(x)[0])
+
+    def save(self, path: Path = MODEL_FILE, ranker_path: Path = RANKER_FILE) -> None:
+        data = {"ranker": {"kind": self.ranker.kind, "features": list(self.ranker.names)},
+                "span": self.span.to_json() if self.span else None,
+                "confidence": {k: v.to_json() for k, v in self.confidence.items()},
+                "threshold": self.threshold, "span_min": self.span_min} | self.about
+        if self.ranker.kind in ("linear", "ensemble"):
+            data["ranker"]["linear"] = self.ranker.linear.to_json()
+        if self.ranker.kind in ("lightgbm", "ensemble"):
+            ranker_path.write_text(self.ranker.booster.model_to_string(), encoding="utf-8")
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE, ranker_path: Path = RANKER_FILE) -> "ReaderModel":
+        from qa.reader.features import CONFIDENCE_FEATURES, SENTENCE_FEATURES
+        from qa.reader.narrow import SPAN_FEATURES
+
+        if not path.exists():
+            log.warning("no reader model at %s: run `qa calibrate`; answers use a plain similarity ranking", path)
+            return cls(Ranker("fallback"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        kind = data["ranker"]["kind"]
+        names = tuple(data["ranker"].get("features", ()))
+        expected = {"ranker": SENTENCE_FEATURES, "span": SPAN_FEATURES, "confidence": CONFIDENCE_FEATURES}
+        stale = names != SENTENCE_FEATURES or (data.get("span") and tuple(data["span"]["features"]) != SPAN_FEATURES) \
+            or any(tuple(m["features"]) != expected["confidence"] for m in data["confidence"].values())
+        if stale:
+            log.warning("reader model in %s was fitted on other features: run `qa calibrate`", path)
+            return cls(Ranker("fallback"))
+        if kind in ("lightgbm", "ensemble"):
+            import lightgbm as lgb
+
+            ranker = Ranker(kind, booster=lgb.Booster(model_str=ranker_path.read_text(encoding="utf-8")),
+                            linear=Linear.from_json(data["ranker"]["linear"]) if kind == "ensemble" else None,
+                            names=names)
+        elif kind == "linear":
+            ranker = Ranker("linear", linear=Linear.from_json(data["ranker"]["linear"]), names=names)
+        else:
+            ranker = Ranker("fallback")
+        about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min")}
+        return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None,
+                   {k: Linear.from_json(v) for k, v in data["confidence"].items()}, float(data["threshold"]),
+                   float(data.get("span_min", 0.5)), about)

@@ -1,0 +1,278 @@
+"""`qa calibrate`: fit the reader's ranker, span scorer and confidence on every training question set.
+
+Cross-validation is by groups of questions that share an answering passage (so a paraphrase never sits
+on both sides of a split). Per fold, the ranker and the span scorer are fitted on the other folds and
+answer the held-out questions exactly as the service would (`Reader.decide`); the confidence models are
+then fitted on those out-of-fold answers, themselves cross-validated for the figures reported. The
+final ranker and span scorer are fitted on everything; the final confidence on all out-of-fold answers,
+which is what it will see on questions nobody fitted it on.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa import metrics
+from qa.reader import Reader
+from qa.reader import features as F
+from qa.reader.model import MODEL_FILE, Linear, Ranker, ReaderModel
+from qa.reader.narrow import SPAN_FEATURES, span_rows
+from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
+from qa.types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+FOLDS = 5
+RANKERS = ("lightgbm", "linear", "ensemble")
+
+
+@dataclass
+class Example:
+    id: str
+    answers: list[str]
+    evidence: str
+    ctx: Context
+    candidates: list[SentenceCandidate]
+    given: tuple[Answer, Hit] | None
+    labels: np.ndarray  # 1 for each candidate sentence that answers
+    group: str
+
+
+def right(prediction: str | None, answers: list[str]) -> bool:
+    """What the confidence promises: the answer is right (F1 >= 0.5) or contains a right answer."""
+    return bool(answers) and bool(prediction) and (
+        metrics.f1_score(prediction, answers) >= metrics.CORRECT_F1 or metrics.holds(prediction, answers))
+
+
+def collect(pipeline, items) -> list[Example]:
+    """Each question asked as the service would, with its candidate sentences labelled."""
+    from qa import answer as structured
+
+    examples = []
+    for item in items:
+        ctx, _, relaxed = pipeline.prepare(item.question, top_k=5)
+        candidates = [] if relaxed else gather(ctx)
+        given = None if relaxed else structured.structured_answer(ctx)
+        evidence = metrics.normalise_answer(item.evidence)
+        labels = np.zeros(len(candidates), dtype=int)
+        for i, c in enumerate(candidates):
+            in_evidence = not evidence or evidence in metrics.normalise_answer(c.hit.passage.text)
+            labels[i] = int(in_evidence and right(c.text, item.answers))
+        group = metrics.normalise_answer(item.evidence)[:60] or item.id
+        examples.append(Example(item.id, item.answers, item.evidence, ctx, candidates, given, labels, group))
+    return examples
+
+
+def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    xs, ys, groups = [], [], []
+    for ex in examples:
+        if ex.given is not None or not ex.candidates or ex.labels.sum() == 0 or ex.labels.sum() == len(ex.labels):
+            continue
+        xs.append(np.stack([c.features for c in ex.candidates]))
+        ys.append(ex.labels)
+        groups.append(len(ex.candidates))
+    if not xs:
+        return np.zeros((0, len(F.SENTENCE_FEATURES))), np.zeros(0), []
+    return np.vstack(xs), np.concatenate(ys), groups
+
+
+def fit_ranker(kind: str, examples: list[Example]) -> Ranker:
+    x, y, groups = _ranker_data(examples)
+    if kind == "lightgbm":
+        return Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES)
+    if kind == "ensemble":
+        boosted, linear = Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES), Ranker.fit_linear(
+            x, y, F.SENTENCE_FEATURES)
+        return Ranker("ensemble", linear=linear.linear, booster=boosted.booster, names=F.SENTENCE_FEATURES)
+    return Ranker.fit_linear(x, y, F.SENTENCE_FEATURES)
+
+
+def fit_span(examples: list[Example]) -> Linear | None:
+    """P(span right | its sentence answers), from every typed question's answering sentences."""
+    from qa import answer as structured
+
+    xs, ys = [], []
+    for ex in examples:
+        if ex.ctx.question.type not in TYPED or ex.given is not None:
+            continue
+        weights = {t: ex.ctx.index.idf(t) for t in ex.ctx.question.content}
+        for c, label in zip(ex.candidates, ex.labels):
+            if not label or not c.typed:
+                continue
+            for span, row in span_rows(ex.ctx, c, weights, structured.written(c.hit.document)):
+                xs.append(row)
+                ys.append(int(right(c.text[span.start:span.end], ex.answers)))
+    if len(set(ys)) < 2:
+        return None
+    return Linear.fit(np.stack(xs), np.asarray(ys), SPAN_FEATURES, c=0.5)
+
+
+def _top1(ranker: Ranker, examples: list[Example]) -> list[float]:
+    found = []
+    for ex in examples:
+        if ex.given is not None or not ex.answers or not ex.candidates or not ex.labels.any():
+            continue
+        scores = ranker.score(np.stack([c.features for c in ex.candidates]))
+        found.append(float(ex.labels[int(np.argmax(scores))]))
+    return found
+
+
+def _folds(examples: list[Example], folds: int = FOLDS) -> list[tuple[list[int], list[int]]]:
+    from sklearn.model_selection import GroupKFold
+
+    groups = [ex.group for ex in examples]
+    splitter = GroupKFold(n_splits=folds)
+    return [(list(a), list(b)) for a, b in splitter.split(np.zeros(len(examples)), groups=groups)]
+
+
+@dataclass
+class Outcome:
+    """One question's out-of-fold answer: what the confidence model reads and whether it was right."""
+
+    row: np.ndarray
+    granularity: str
+    right: bool
+    answerable: bool
+    f1: float
+    holds: bool
+    text: str | None
+
+
+def out_of_fold(examples: list[Example], kind: str, span_min: float) -> tuple[list[Outcome], list[float]]:
+    outcomes: list[Outcome | None] = [None] * len(examples)
+    top1: list[float] = []
+    for train, test in _folds(examples):
+        training = [examples[i] for i in train]
+        ranker = fit_ranker(kind, training)
+        reader = Reader(ReaderModel(ranker, fit_span(training), {}, 0.0, span_min))
+        testing = [examples[i] for i in test]
+        top1 += _top1(ranker, testing)
+        for i in test:
+            ex = examples[i]
+            found = reader.decide(ex.ctx, ex.candidates, ex.given)
+            if found is None:
+                outcomes[i] = Outcome(np.zeros(len(F.CONFIDENCE_FEATURES)), "none", False, bool(ex.answers),
+                                      0.0, False, None)
+                continue
+            answer, _ = found
+            outcomes[i] = Outcome(np.asarray(answer.features), answer.granularity, right(answer.text, ex.answers),
+                                  bool(ex.answers), metrics.f1_score(answer.text, ex.answers),
+                                  bool(ex.answers) and metrics.holds(answer.text, ex.answers), answer.text)
+    return [o for o in outcomes if o is not None], top1
+
+
+POOLED = True  # one model over spans and sentences (span_prob and is_span tell them apart); else one each
+
+
+def fit_confidence(outcomes: list[Outcome]) -> dict[str, Linear]:
+    given = [o for o in outcomes if o.granularity != "none"]
+    if POOLED:
+        model = Linear.fit(np.stack([o.row for o in given]), np.asarray([o.right for o in given]),
+                           F.CONFIDENCE_FEATURES, c=0.3)
+        return {"span": model, "sentence": model}
+    models = {}
+    for granularity in ("span", "sentence"):
+        chosen = [o for o in given if o.granularity == granularity]
+        if len(chosen) < 20 or len({o.right for o in chosen}) < 2:
+            chosen = given
+        models[granularity] = Linear.fit(np.stack([o.row for o in chosen]), np.asarray([o.right for o in chosen]),
+                                         F.CONFIDENCE_FEATURES, c=0.3)
+    return models
+
+
+def cross_validated_confidence(outcomes: list[Outcome], groups: list[str]) -> np.ndarray:
+    from sklearn.model_selection import GroupKFold
+
+    probabilities = np.zeros(len(outcomes))
+    for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(outcomes)), groups=groups):
+        models = fit_confidence([outcomes[i] for i in train])
+        for i in test:
+            o = outcomes[i]
+            if o.granularity == "none":
+                continue
+            probabilities[i] = float(models[o.granularity].probability(o.row)[0])
+    return probabilities
+
+
+WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
+
+
+def choose_threshold(probabilities: list[float], right: list[bool], cost: float = WRONG_COST) -> float:
+    """The confidence cut that maximises right answers less `cost` times wrong ones (an answer to an
+    unanswerable question is wrong; abstaining scores 0), halfway between the last answer given and the next."""
+    order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
+    best, at, total = 0.0, 0, 0.0
+    for count, i in enumerate(order, start=1):
+        total += 1.0 if right[i] else -cost
+        if total > best:
+            best, at = total, count
+    if at == 0:
+        return float(probabilities[order[0]] + 1e-6) if order else 1.0
+    below = probabilities[order[at]] if at < len(order) else 0.0
+    return float((probabilities[order[at - 1]] + below) / 2)
+
+
+def figures(outcomes: list[Outcome], probabilities: np.ndarray, threshold: float) -> dict:
+    answered = [(p, o) for p, o in zip(probabilities, outcomes) if o.granularity != "none" and p >= threshold]
+    answerable = [(p, o) for p, o in zip(probabilities, outcomes) if o.answerable]
+    unanswerable = [(p, o) for p, o in zip(probabilities, outcomes) if not o.answerable]
+    given = [(p, o) for p, o in zip(probabilities, outcomes) if o.granularity != "none"]
+    wrong_sure = sum(1 for p, o in answered if p >= 0.7 and not o.right)
+
+    def given_right(p, o):
+        return p >= threshold and o.granularity != "none" and o.right
+
+    return {
+        "questions": len(outcomes),
+        "auroc": round(_auroc([p for p, _ in given], [o.right for _, o in given]), 4),
+        "ece": round(metrics.expected_calibration_error([p for p, _ in given], [o.right for _, o in given]), 4),
+        "aurc": round(metrics.aurc([p for p, _ in given], [o.right for _, o in given], len(outcomes)), 4),
+        "answerable_holds": round(float(np.mean([given_right(p, o) for p, o in answerable])) if answerable else 0, 4),
+        "answerable_f1": round(float(np.mean([o.f1 if p >= threshold else 0.0 for p, o in answerable]))
+                               if answerable else 0, 4),
+        "answerable_answered": round(float(np.mean([p >= threshold for p, _ in answerable])) if answerable else 0, 4),
+        "unanswerable_abstained": round(float(np.mean([p < threshold for p, _ in unanswerable]))
+                                        if unanswerable else 0, 4),
+        "confidently_wrong": wrong_sure + sum(1 for p, o in answered if not o.answerable and p < 0.7),
+        "answers_given": len(answered),
+    }
+
+
+def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
+    """Fit on every question of `sets`, report the cross-validated figures, save the model."""
+    from eval.runner import load_gold
+
+    pipeline.warm_up()
+    items = [item for s in sets for item in load_gold(s)]
+    log.info("collecting %d questions from %d sets", len(items), len(sets))
+    examples = collect(pipeline, items)
+    span_min = 0.5
+    runs = {kind: out_of_fold(examples, kind, span_min) for kind in RANKERS}
+    top1 = {kind: float(np.mean(found)) if found else 0.0 for kind, (_, found) in runs.items()}
+    kind = max(RANKERS, key=lambda k: top1[k])
+    outcomes = runs[kind][0]
+    groups = [ex.group for ex in examples]
+    probabilities = cross_validated_confidence(outcomes, groups)
+    threshold = choose_threshold([float(p) for p in probabilities], [o.right for o in outcomes])
+    report = figures(outcomes, probabilities, threshold)
+    model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes),
+                        round(float(threshold), 4), span_min,
+                        {"fitted_on": [s.name for s in sets], "questions": len(items),
+                         "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
+                         "cross_validated": report,
+                         "note": "fitted by `qa calibrate`; do not edit by hand"})
+    model.save(path)
+    lines = [f"{len(items)} questions from {', '.join(s.name for s in sets)}",
+             "sentence ranker, answering sentence first (5-fold, by answering passage): "
+             + ", ".join(f"{k} {v:.3f}" for k, v in top1.items()) + f" -> {kind}",
+             f"threshold {threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in report.items())]
+    return "\n".join(lines)
+
+
+def _auroc(scores: list[float], labels: list[bool]) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else 0.0
