@@ -29,6 +29,7 @@ browser:
 	  else echo "chromium/chromedriver missing: browser tests will be skipped"; fi; fi
 
 test: $(BIN)/qa browser
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 eval: $(BIN)/qa

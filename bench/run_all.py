@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = [["latency.py"], ["build.py"], ["encode.py"], ["serve_memory.py", "--passages", "20000"], ["scale.py", "--sizes", "10000", "100000"]]
+SCRIPTS = [["latency.py"], ["build.py"], ["encode.py"], ["serve_memory.py", "--passages", "20000"],
+           ["scale.py", "--sizes", "10000", "100000"]]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

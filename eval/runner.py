@@ -22,7 +22,7 @@ MODES = ("hybrid", "dense", "lexical")
 CONFIDENT = 0.7  # an answer shown at this confidence or above is 'likely right' on the page
 KS = (1, 3, 5, 10)
 FLOORS_FILE = Path(__file__).resolve().parent / "floors.json"
-FRESH_FILE = Path(__file__).resolve().parent / "fresh.jsonl"  # questions for measuring, never fitted on
+EVAL_DIR = Path(__file__).resolve().parent  # the question sets
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def main(gold: Path, index_dir: Path, as_json: bool = False, report_dir: Path | 
     return 0
 
 
-def training_sets(folder: Path = FRESH_FILE.parent) -> list[Path]:
+def training_sets(folder: Path = EVAL_DIR) -> list[Path]:
     """Every question set the reader is fitted on: each eval/*.jsonl but the untouched batches
     (eval/unseen-*.jsonl), which are written before a change, measured once before and once after it, and
     never fitted on."""
@@ -331,12 +331,3 @@ def calibrate(sets: list[Path] | None, index_dir: Path) -> int:
     print(fit_and_save(Pipeline(index_dir), chosen))
     print(f"saved to {MODEL_FILE}")
     return 0
-
-
-def fresh_figures(pipeline) -> str:
-    """How the confidence does on the fresh questions, which it is never fitted on: overfitting shows here."""
-    summary, _ = evaluate(load_gold(FRESH_FILE), pipeline)
-    abstention, answers = summary["abstention"], summary["answers"]
-    return (f"on {FRESH_FILE.name} (not fitted on): ECE {summary['calibration']['ece']:.3f}, answerable answered "
-            f"{abstention['answerable_answered']:.3f}, unanswerable abstained "
-            f"{abstention['unanswerable_abstained']:.3f}, HasAns F1 {answers['HasAns']['f1']:.3f}")

@@ -97,7 +97,7 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
     if q.area is None:
         return None  # an area the reports do not grade (adoption, schools...)
     unknown = [t for t in q.area_extra if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
-               and t not in (aliases or {})]  # 'kids' stands for 'children' 
+               and t not in (aliases or {})]  # 'kids' stands for 'children'
     if unknown:
         return None  # names something the reports never mention (another authority, say)
     authorities, named = _authorities_in_scope(q, index, hits)
@@ -140,7 +140,7 @@ def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[
     said = {grade.lower(): grade.split(" to be")[0] for grade in GRADES}  # 'requires improvement' names the third
     named = {grade for grade, words in said.items() if re.search(rf"\b{words}\b", q.text, re.I)}
     area, extra = grade_area(re.sub("|".join(rf"\b{said[grade]}\b" for grade in named) or "$^", " ", q.text,
-                                    flags=re.I))
+                                    flags=re.I), index.authority_words())
     if area is None or extra:
         return None
     authorities, _ = _authorities_in_scope(q, index, hits)
@@ -336,7 +336,7 @@ def asks_for_headline(q: Question, index: Index) -> bool:
 def headline_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarray | None) -> tuple[Answer, Hit] | None:
     """A question with no topic asks for a report's headline finding, of the latest report in scope (as a
     grade question without a year gets the latest grade): the first sentence under its headline heading
-    ('Headline findings', 'What did the inspectors find?'), else its first sentence opening 'Overall,', else
+    ('Headline findings', 'What did the inspectors find?'), else
     the first sentence of its opening, after the judgement table. Never a sentence about the report itself
     ('This letter summarises ...') or a label ('Inspection dates: ...')."""
     if not hits:
@@ -362,7 +362,6 @@ def headline_answer(q: Question, index: Index, hits: list[Hit], scope: np.ndarra
     tables = [i for i, row in enumerate(rows) if index.passages[row].kind == "table"]
     opening = [(r, p) for r, p in paragraphs if not tables or r > rows[tables[0]]]
     found = (next(sentences((r, p) for r, p in paragraphs if HEADLINE_HEADING.search(p.section or "")), None)
-             or next(((r, p, a, b) for r, p, a, b in sentences(paragraphs) if p.text[a:b].startswith("Overall,")), None)
              or next(sentences(opening), None))
     if found is None:
         return None

@@ -125,8 +125,7 @@ class OnnxSession:
         """Sentence vectors and each text's unit token vectors with wordpiece ids (see Embedder.encode_tokens)."""
         from qa.embed import _token_vectors
 
-        sentences = np.zeros((len(texts), 0), dtype=np.float32)
-        tokens = []
+        pooled_parts, tokens = [], []
         for first in range(0, len(texts), batch_size):
             encoded = self.tokenizer.encode_batch(texts[first:first + batch_size])
             ids = np.array([e.ids for e in encoded], dtype=np.int64)
@@ -135,6 +134,6 @@ class OnnxSession:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            sentences = pooled if not len(sentences) else np.vstack([sentences, pooled])
+            pooled_parts.append(pooled)
             tokens.extend(_token_vectors(ids[i], mask[i].astype(bool), hidden[i]) for i in range(len(encoded)))
-        return sentences.astype(np.float32), tokens
+        return np.vstack(pooled_parts).astype(np.float32), tokens

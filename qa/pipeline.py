@@ -91,11 +91,11 @@ class Pipeline:
             relaxed = True
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector, aliases=aliases)
-        q = analyse(question)
+        q = analyse(question, retriever.index.authority_words())
         scope = retriever.allowed_rows(applied)
-        context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope,
-                          unknown_share(q, retriever.index, aliases, scope), vectors[1],
-                          retriever.word_vectors(question))
+        share, named = unknown_share(q, retriever.index, aliases, scope)
+        context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
+                          vectors[1], retriever.word_vectors(question))
         return context, applied, relaxed
 
     def ask(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,

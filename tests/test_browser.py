@@ -76,6 +76,22 @@ def test_ask_see_answer_open_citation_land_on_paragraph(browser, server):
     browser.save_screenshot(str(ARTIFACTS / "document.png"))
 
 
+def test_a_span_answer_shows_the_sentence_it_was_read_from(browser, server):
+    """Asked who, the page answers with the name and shows the sentence it stands in, the name marked, both
+    under the answer and inside the cited passage."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "/")
+    browser.find_element(By.ID, "question").send_keys("Who led the inspection of Barnet in June 2024?", Keys.ENTER)
+    assert wait_for(browser, "#answer .text").text == "Naintara Khosla"
+    sentence = wait_for(browser, "#answer .in-sentence")
+    assert "Lead inspector: Naintara Khosla" in sentence.text
+    assert sentence.find_element(By.TAG_NAME, "mark").text == "Naintara Khosla"
+    shaded = browser.find_element(By.CSS_SELECTOR, ".passage .sentence")
+    assert shaded.text.startswith("Lead inspector") and shaded.find_element(By.TAG_NAME, "mark").text == "Naintara Khosla"
+
+
 def test_abbreviations_in_passages_show_what_they_stand_for(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys

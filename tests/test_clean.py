@@ -110,7 +110,8 @@ def test_news_page_keeps_only_the_article():
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ("First line of a wrapped\nparagraph goes on here.\n\n7\n\nNext paragraph starts.", ["First line of a wrapped paragraph goes on here.", "Next paragraph starts."]),
+    ("First line of a wrapped\nparagraph goes on here.\n\n7\n\nNext paragraph starts.",
+     ["First line of a wrapped paragraph goes on here.", "Next paragraph starts."]),
     ("• one\n• two\n\nAfter.", ["one\ntwo", "After."]),
     ("Word split by a hyphen: well-\nknown fact continues.", ["Word split by a hyphen: well-known fact continues."]),
 ])

@@ -31,6 +31,14 @@ def test_ask_prints_a_readable_answer_with_citations(index_dir):
     assert "para 21" in result.stdout
 
 
+def test_ask_prints_the_sentence_a_span_was_read_from(index_dir):
+    result = qa("ask", "Who led the inspection of Barnet in June 2024?", "--top-k", "1", "--index", str(index_dir))
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.splitlines()[0]
+    assert answer.startswith("Answer: Naintara Khosla")
+    assert "In: Lead inspector: [Naintara Khosla], His Majesty's Inspector" in result.stdout
+
+
 def test_ask_says_which_of_the_reports_words_it_searched_for_everyday_ones(index_dir):
     result = qa("ask", "Is there anything for teenagers with nowhere to live?", "--top-k", "1", "--index", str(index_dir))
     assert result.returncode == 0, result.stderr

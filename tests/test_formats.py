@@ -46,7 +46,8 @@ def test_pdf_report_cleans_like_its_text(tmp_path):
     pdf_doc = load_file(write_pdf(source.read_text(encoding="utf-8"), tmp_path / "barnet-2024.pdf"))
     assert pdf_doc.kind == "inspection" and pdf_doc.authority == "Barnet"
     assert (pdf_doc.period_start, pdf_doc.period_end) == ("2024-06-10", "2024-06-14")
-    numbered = lambda d: {p.number: (p.section, normalised(d.text[p.start:p.end])) for p in d.paragraphs if p.number}
+    def numbered(d):
+        return {p.number: (p.section, normalised(d.text[p.start:p.end])) for p in d.paragraphs if p.number}
     assert numbered(pdf_doc) == numbered(text_doc)
     assert {(j.area, j.grade) for j in pdf_doc.judgements} == {(j.area, j.grade) for j in text_doc.judgements}
     assert "Crown copyright" not in pdf_doc.text

@@ -44,7 +44,8 @@ def test_manifest_overrides_what_the_text_says():
 
 
 def test_judgement_tables_in_both_layouts(documents):
-    grades = lambda doc_id: {(j.area, j.grade) for j in documents[doc_id].judgements if j.source == "table"}
+    def grades(doc_id):
+        return {(j.area, j.grade) for j in documents[doc_id].judgements if j.source == "table"}
     assert grades("2024-06-barnet-ilacs-inspection-report") == {
         ("impact of leaders", "Good"), ("help and protection", "Good"), ("children in care", "Outstanding"),
         ("care leavers", "Good"), ("overall effectiveness", "Good")}
@@ -120,7 +121,8 @@ prose = st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categorie
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=prose, gaps=st.lists(st.sampled_from(["\n", "\n\n", "\n \n", "\n\n3\n\n", "\n• ", "\n- "]), min_size=12, max_size=12))
+@given(lines=prose,
+       gaps=st.lists(st.sampled_from(["\n", "\n\n", "\n \n", "\n\n3\n\n", "\n• ", "\n- "]), min_size=12, max_size=12))
 def test_offsets_hold_for_any_text(lines, gaps):
     raw = "".join(line + gap for line, gap in zip(lines, gaps))
     try:

@@ -69,3 +69,33 @@ def test_calibration_error_by_hand():
 def test_percentile():
     assert metrics.percentile([1, 2, 3, 4], 0.5) == 2.5
     assert metrics.percentile([10], 0.95) == 10
+
+
+def test_an_answer_holds_when_it_contains_a_right_answer():
+    from qa.metrics import holds
+
+    assert holds("The lead inspector was Naintara Khosla.", ["Naintara Khosla"])
+    assert not holds("The lead inspector was Naintara.", ["Naintara Khosla"])
+    assert not holds("Goodwin", ["Good"])  # whole words only
+    assert not holds(None, ["Good"]) and not holds("Good", [])
+
+
+def test_risk_coverage_and_its_area():
+    from qa.metrics import aurc, risk_coverage
+
+    curve = risk_coverage([0.9, 0.8, 0.3], [True, False, True], total=4)
+    assert [(round(c, 2), round(a, 2)) for _, c, a in curve] == [(0.25, 1.0), (0.5, 0.5), (0.75, 0.67)]
+    assert aurc([0.9, 0.8], [True, True]) == 0.0
+    # confidence that orders right answers first has the smaller area
+    assert aurc([0.9, 0.1], [True, False]) < aurc([0.1, 0.9], [True, False])
+
+
+def test_the_threshold_answers_when_an_answer_is_worth_its_risk():
+    from qa.reader.train import choose_threshold
+
+    probabilities = [0.95, 0.9, 0.6, 0.4, 0.2]
+    right = [True, True, False, True, False]
+    # a wrong answer costing half a right one: answering down to 0.4 gains 3 - 0.5; at 0.2 it would lose
+    assert choose_threshold(probabilities, right, cost=0.5) == pytest.approx(0.3)
+    # costing as much: the 0.6 mistake is not worth the 0.4 answer after it
+    assert choose_threshold(probabilities, right, cost=1.0) == pytest.approx(0.75)

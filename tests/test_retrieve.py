@@ -121,10 +121,11 @@ def test_words_the_reports_never_use_stand_for_their_nearest_corpus_words(pipeli
     assert [alias for alias, _ in aliases["doctor"]] == ["medic"]
     assert retriever.aliases("How were Camden's services rated by the mayor?") == {}
     assert retriever.aliases("How were care leavers rated?") == {}  # every word is in the reports
-    # 'dads' and 'siblings' are everyday words for 'fathers' and 'brothers and sisters' (qa/synonyms.txt)
+    # 'dads' is the everyday word for 'fathers' (qa/synonyms.txt); 'siblings' has no line there, and the
+    # words nearest it in meaning stand for it
     aliases = retriever.aliases("Were dads and siblings asked for their views?")
     assert [alias for alias, _ in aliases["dad"]] == ["father"]
-    assert [alias for alias, _ in aliases["sibl"]] == ["brother sister"]
+    assert {"brother", "sister"} & {alias for alias, _ in aliases["sibl"]}
     # BM25 alone now finds the passage about fathers from a question that says 'dads'
     hits = retriever.search("Were dads asked for their views in assessments?", 3, {"year": 2017}, "lexical")
     assert "fathers" in hits[0].passage.text

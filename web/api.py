@@ -32,7 +32,8 @@ class Filters(BaseModel):
     year: Optional[StrictInt] = Field(None, ge=1900, le=2100, description="only reports about this year")
     date_from: Optional[date] = Field(None, description="ISO date; reports about this date or later")
     date_to: Optional[date] = Field(None, description="ISO date; reports about this date or earlier")
-    kind: Optional[StrictStr] = Field(None, max_length=50, description="inspection, focused visit, monitoring visit, letter, news")
+    kind: Optional[StrictStr] = Field(None, max_length=50,
+                                      description="inspection, focused visit, monitoring visit, letter, news")
     document: Optional[StrictStr] = Field(None, max_length=200, description="a document id from /api/documents")
 
     @field_validator("date_from", "date_to", mode="before")

@@ -53,7 +53,9 @@ class Reader:
         if found is None:
             return Reading(None, None, False)
         answer, hit = found
-        return Reading(answer, hit, answer.confidence >= self.model.threshold)
+        # a question that names something no report in scope names ('Camden', 'Manchester') is about
+        # something else: whatever sentence comes closest is offered as a candidate, never as the answer
+        return Reading(answer, hit, answer.confidence >= self.model.threshold and not ctx.unknown_name)
 
     def best(self, ctx: Context) -> tuple[Answer, Hit] | None:
         """The best answer with its confidence (threshold not applied)."""
@@ -104,6 +106,7 @@ class Reader:
             for name in F.CHOSEN_SENTENCE:
                 values[name] = float(chosen.features[F.SENTENCE_FEATURES.index(name)])
         values["unknown_share"] = ctx.unknown_share
+        values["unknown_name"] = ctx.unknown_name
         values["span_prob"] = span_probability
         values["is_span"] = float(span_probability >= self.model.span_min or is_structured)
         values["structured"] = float(is_structured)

@@ -170,28 +170,32 @@ def stems_of(text: str) -> list[str]:
 # what the confidence model reads about the answer it is asked to stand behind
 CHOSEN_SENTENCE = ("maxsim", "maxsim_key_min", "unmatched", "kernel_90", "kernel_70", "word_maxsim", "dense_question",
                    "coverage", "coverage_context", "dense_hub", "passage_score", "reciprocal_rank", "typed_span")
-CONFIDENCE_FEATURES = ("rank_score", "rank_prob", "rank_margin", *CHOSEN_SENTENCE, "unknown_share", "span_prob", "is_span",
+CONFIDENCE_FEATURES = ("rank_score", "rank_prob", "rank_margin", *CHOSEN_SENTENCE, "unknown_share", "unknown_name",
+                       "span_prob", "is_span",
                        "structured", "typed_question", "yesno_question", "reason_question", "description_question",
                        "candidates")
 # question words too general to count as unknown when the corpus lacks them
 META_WORDS = frozenset(tokens("according news article report say said tell told think happen happens"))
 
 
-def unknown_share(q: Question, index, aliases: Aliases, scope: np.ndarray | None) -> float:
+def unknown_share(q: Question, index, aliases: Aliases, scope: np.ndarray | None) -> tuple[float, float]:
     """The idf share of the question's topic words that no report in scope uses (nor any alias of them):
-    'hospital' in 'Who looks after kids when their parents are in hospital?'. Words that only phrase the
-    question ('already', 'someone', by their part of speech) do not count."""
+    'hospital' in 'Who looks after kids when their parents are in hospital?'; and whether one of them is a
+    name (a proper noun: 'Camden', 'Ofsted's Manchester office'), which the reports would have to name to
+    answer. Words that only phrase the question ('already', 'someone', by their part of speech) do not count."""
     from qa import tagger
 
     council = index.authority_words()
     content = [t for t in dict.fromkeys(q.content) if t not in council and not t.isdigit() and t not in META_WORDS]
     if not content:
-        return 0.0
-    missing = {t for t in content if index.document_frequency.get(t, 0) == 0 and t not in aliases}
+        return 0.0, 0.0
+    missing = {t for t in content if index.document_frequency.get(t, 0) == 0 and t not in aliases
+               and index.glossary.term(t.upper()) is None}  # 'PA': an abbreviation the reports define
     if scope is not None:
         known = [t for t in content if t not in missing and t not in aliases]
         missing |= index.unused_within(known, scope)
     if missing:
         missing -= tagger.phrasing_stems(q.text)
     total = sum(index.idf(t) for t in content)
-    return sum(index.idf(t) for t in missing) / total if total else 0.0
+    named = float(bool(missing & tagger.name_stems(q.text))) if missing else 0.0
+    return (sum(index.idf(t) for t in missing) / total if total else 0.0), named

@@ -129,7 +129,8 @@ class ReaderModel:
             return 1 / (1 + math.exp(-z))
         return float(model.probability(x)[0])
 
-    def save(self, path: Path = MODEL_FILE, ranker_path: Path = RANKER_FILE) -> None:
+    def save(self, path: Path = MODEL_FILE) -> None:
+        ranker_path = path.with_name(RANKER_FILE.name) if path != MODEL_FILE else RANKER_FILE
         data = {"ranker": {"kind": self.ranker.kind, "features": list(self.ranker.names)},
                 "span": self.span.to_json() if self.span else None,
                 "confidence": {k: v.to_json() for k, v in self.confidence.items()},
@@ -141,7 +142,7 @@ class ReaderModel:
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path = MODEL_FILE, ranker_path: Path = RANKER_FILE) -> "ReaderModel":
+    def load(cls, path: Path = MODEL_FILE) -> "ReaderModel":
         from qa.reader.features import CONFIDENCE_FEATURES, SENTENCE_FEATURES
         from qa.reader.narrow import SPAN_FEATURES
 
@@ -149,6 +150,7 @@ class ReaderModel:
             log.warning("no reader model at %s: run `qa calibrate`; answers use a plain similarity ranking", path)
             return cls(Ranker("fallback"))
         data = json.loads(path.read_text(encoding="utf-8"))
+        ranker_path = path.with_name(RANKER_FILE.name)
         kind = data["ranker"]["kind"]
         names = tuple(data["ranker"].get("features", ()))
         expected = {"ranker": SENTENCE_FEATURES, "span": SPAN_FEATURES, "confidence": CONFIDENCE_FEATURES}

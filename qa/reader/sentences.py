@@ -48,6 +48,7 @@ class Context:
     filters: dict[str, Any] = field(default_factory=dict)
     scope: np.ndarray | None = None
     unknown_share: float = 0.0  # idf share of the question's topic words no report in scope uses
+    unknown_name: float = 0.0  # 1 when one of those is a name (a proper noun): 'Camden'
     question_vector: np.ndarray | None = None  # the question as typed (`vector` is the search query's)
     word_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # its content stems, each word embedded alone
 

@@ -1,0 +1,137 @@
+"""The sentence-first reader on a report written for these tests (none of these questions is in eval/):
+it chooses the sentence that answers, narrows to a span only for a typed question whose sentence holds
+one, cites both with offsets that hold, and stands behind nothing the reports do not say."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+EASTMOOR = """Inspection of Eastmoor local authority children's services
+
+Inspection dates: 2 to 6 February 2026
+
+Lead inspector: Marguerite Okafor, His Majesty's Inspector
+
+Judgement\tGrade
+The impact of leaders on social work practice with children and families\tGood
+The experiences and progress of children who need help and protection\tRequires improvement to be good
+The experiences and progress of children in care\tGood
+The experiences and progress of care leavers\tInadequate
+Overall effectiveness\tRequires improvement to be good
+
+1. Children in Eastmoor who need help are seen quickly by the front door team, which decides on every \
+referral within one working day.
+
+2. The corporate parenting board is chaired by Councillor Priya Lal, who meets children in care every term \
+to hear what they think of their homes.
+
+3. Young people leaving care in Eastmoor find homes through the Harbour Lights housing project, which works \
+with local landlords and checks every flat before a young person moves in.
+
+4. Dental checks for children in care are arranged promptly, and most see an optician within a month of \
+coming into care.
+
+5. Social workers in Eastmoor carry manageable caseloads of around 14 children each, which lets them build \
+trusting relationships with the families they support.
+
+6. The virtual school is led by headteacher Tomasz Brennan, who tracks the attendance of every child in care \
+each week and challenges schools when a child misses lessons.
+"""
+
+
+@pytest.fixture(scope="module")
+def eastmoor(tmp_path_factory, index_dir, embedder):
+    """The bundled index plus the Eastmoor report, added with `qa add`'s code."""
+    import shutil
+
+    from qa.builder import add
+    from qa.pipeline import Pipeline
+
+    folder = tmp_path_factory.mktemp("eastmoor")
+    live = folder / "index"
+    shutil.copytree(index_dir, live)
+    report = folder / "eastmoor-2026.txt"
+    report.write_text(EASTMOOR, encoding="utf-8")
+    add([report], live, embedder=embedder)
+    return Pipeline(live, embedder)
+
+
+def check_shape(reply: dict) -> None:
+    """The answer and its sentence are cut from the passage they cite, the answer inside its sentence."""
+    for answer in filter(None, (reply.get("answer"), reply.get("candidate"))):
+        passage = next(p for p in reply["passages"] if p["id"] == answer["passage_id"])
+        assert passage["text"][answer["start"]:answer["end"]] == answer["text"]
+        sentence = answer["sentence"]
+        assert passage["text"][sentence["start"]:sentence["end"]] == sentence["text"]
+        assert sentence["start"] <= answer["start"] and answer["end"] <= sentence["end"]
+        assert answer["granularity"] in ("span", "sentence")
+        if answer["granularity"] == "sentence":
+            assert answer["text"] == sentence["text"]
+
+
+@pytest.mark.parametrize("question, name", [
+    ("Who chairs the board that looks after children in care in Eastmoor?", "Priya Lal"),
+    ("Who is in charge of the virtual school in Eastmoor?", "Tomasz Brennan"),
+])
+def test_a_who_question_is_narrowed_to_the_name_in_the_answering_sentence(eastmoor, question, name):
+    reply = eastmoor.ask(question)
+    check_shape(reply)
+    answer = reply["answer"]
+    assert answer is not None, reply.get("candidate")
+    assert name in answer["text"] and answer["granularity"] == "span"
+    assert len(answer["text"]) < len(answer["sentence"]["text"])  # the span, not the sentence
+    assert reply["passages"][0]["document"]["id"] == "eastmoor-2026"
+
+
+@pytest.mark.parametrize("question, said", [
+    ("How do care leavers in Eastmoor find somewhere to live?", "Harbour Lights"),
+    ("Do kids in care in Eastmoor get their teeth checked?", "Dental checks"),
+    ("Are social workers in Eastmoor too busy to get to know families?", "manageable caseloads"),
+])
+def test_a_question_that_asks_for_no_typed_thing_is_answered_with_its_sentence(eastmoor, question, said):
+    """Everyday words ('teeth', 'too busy') meet the report's ('dental', 'caseloads') through the model's
+    token vectors; the answer is the sentence that says it, not a fragment of it."""
+    reply = eastmoor.ask(question)
+    check_shape(reply)
+    answer = reply["answer"] or reply["candidate"]
+    assert said in answer["text"]
+    assert answer["granularity"] == "sentence"
+
+
+def test_a_grade_comes_from_the_judgement_table_of_the_council_asked_about(eastmoor):
+    reply = eastmoor.ask("How were care leavers in Eastmoor judged?")
+    check_shape(reply)
+    assert reply["answer"]["text"] == "Inadequate" and reply["answer"]["granularity"] == "span"
+    assert reply["answer"]["sentence"]["text"].startswith("The experiences and progress of care leavers")
+
+
+@pytest.mark.parametrize("question", [
+    "How many swimming lessons do children in care in Eastmoor get each year?",
+    "What did inspectors say about the Eastmoor youth orchestra?",
+])
+def test_what_the_reports_never_mention_is_not_answered(eastmoor, question):
+    reply = eastmoor.ask(question)
+    check_shape(reply)
+    assert reply["abstained"] and reply["answer"] is None
+
+
+def test_confidence_ranks_answers_the_report_states_above_ones_it_does_not(eastmoor):
+    stated = eastmoor.ask("Who chairs the Eastmoor corporate parenting board?")
+    unstated = eastmoor.ask("Who cleans the Eastmoor children's homes at weekends?")
+    unstated_confidence = (unstated["answer"] or unstated.get("candidate") or {"confidence": 0.0})["confidence"]
+    assert stated["answer"]["confidence"] > unstated_confidence
+
+
+def test_token_alignment_matches_everyday_words_to_the_reports(embedder):
+    """MaxSim over the bundled model's token vectors: 'dentist' is nearer 'dental' than anything in an
+    unrelated sentence, with no synonym list involved."""
+    from qa.embed import wordpiece_vocabulary
+    from qa.reader import features as F
+
+    _, tokens = embedder.encode_tokens(["Do children see a dentist?", "Dental checks are arranged promptly.",
+                                        "The council employs more social workers."])
+    idf = np.ones(len(wordpiece_vocabulary()), dtype=np.float32)
+    question = F.QuestionTokens.select(*tokens[0], idf, wordpiece_vocabulary())
+    related = F.weighted(question, F.alignment(question, *tokens[1])[0])
+    unrelated = F.weighted(question, F.alignment(question, *tokens[2])[0])
+    assert related > unrelated
