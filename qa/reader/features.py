@@ -67,6 +67,8 @@ class QuestionTokens:
 
 
 KERNELS = ((1.0, 0.001), (0.9, 0.1), (0.7, 0.1), (0.5, 0.1), (0.3, 0.1))  # K-NRM's soft-match kernels (mu, sigma)
+_MU = np.asarray([mu for mu, _ in KERNELS], dtype=np.float32)[:, None, None]
+_TWO_SIGMA_SQUARED = np.asarray([2 * sigma ** 2 for _, sigma in KERNELS], dtype=np.float32)[:, None, None]
 
 
 def alignment(question: QuestionTokens, ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, float, np.ndarray,
@@ -79,8 +81,9 @@ def alignment(question: QuestionTokens, ids: np.ndarray, vectors: np.ndarray) ->
     similarity = question.vectors @ vectors.T
     exact = question.ids[:, None] == ids[None, :]
     similarity = np.where(exact, 1.0, similarity)
-    pooled = np.asarray([weighted(question, np.log1p(np.exp(-((similarity - mu) ** 2) / (2 * sigma ** 2)).sum(axis=1)))
-                         for mu, sigma in KERNELS], dtype=np.float32)
+    soft = np.log1p(np.exp(-((similarity[None] - _MU) ** 2) / _TWO_SIGMA_SQUARED).sum(axis=2))  # kernels x tokens
+    total = float(question.weights.sum())
+    pooled = (soft @ question.weights / total if total else np.zeros(len(KERNELS))).astype(np.float32)
     best = similarity.max(axis=1)
     # how close together the question's well-matched tokens sit in the sentence (one phrase, or scattered)
     places = similarity.argmax(axis=1)[best >= WEAK_MATCH]

@@ -7,6 +7,7 @@ order and the typed spans it holds (for questions that ask for a typed thing).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterator
 
 import numpy as np
@@ -93,6 +94,12 @@ def _extract(kind: str, q: Question, sentence: str) -> Iterator[spans.Candidate]
         yield from spans.role_phrases(sentence, set(q.verbs), _stem)
 
 
+@lru_cache(maxsize=65536)
+def _sentence_stems(sentence: str) -> tuple[str, ...]:
+    """A sentence's stemmed content words, kept across questions (sentences recur, stemming is not free)."""
+    return tuple(tokens(sentence))
+
+
 def _stem(word: str) -> str:
     stemmed = tokens(word)
     return stemmed[0] if stemmed else word.lower()
@@ -131,7 +138,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
         previous_best = None
         for position, (a, b) in enumerate(passage.sentences):
             sentence = passage.text[a:b]
-            sentence_tokens = tokens(sentence)
+            sentence_tokens = list(_sentence_stems(sentence))
             words = set(sentence_tokens)
             if position < len(token_lists):
                 ids, vectors = token_lists[position]
@@ -145,8 +152,11 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 a0, b0 = passage.sentences[position - 1]
                 context = context | set(tokens(passage.text[a0:b0]))
             typed = typed_spans(q, sentence) if typed_question else []
-            exact = F.weighted(ctx.tokens, np.isin(ctx.tokens.ids, ids).astype(np.float32)) \
-                if position < len(token_lists) else 0.0
+            exact = 0.0
+            if position < len(token_lists):
+                present = set(ids.tolist())
+                exact = F.weighted(ctx.tokens, np.fromiter((t in present for t in ctx.tokens.ids.tolist()),
+                                                           dtype=np.float32, count=len(ctx.tokens.ids)))
             row = [
                 F.weighted(ctx.tokens, best),
                 F.weighted(ctx.tokens, context_best),
