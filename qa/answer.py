@@ -1,16 +1,11 @@
-"""Question + Hits -> an extractive Answer with a calibrated confidence, or an abstention.
+"""Readers of the reports' own data, tried before the sentence reader (qa.reader) for the questions they fit:
 
-Four readers share one score scale:
 - grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
   across the corpus), never from a visit that grades nothing, and so does when an area was graded;
 - 'What needs to improve?' comes from the reports' own improvement lists (qa.index.is_improvement_list);
 - 'What does IRO stand for?' comes from the passage that defines the abbreviation (qa.glossary);
-- everything else is a span chosen from the top passages by features: its type fits the question, the
-  words around it match the question (stemmed, idf-weighted), its sentence's embedding similarity (less
-  a share of the sentence's similarity to the corpus at large, so generic sentences do not win), its
-  passage's retrieval score and rank, and how much it adds beyond the question's own words.
-The best score is mapped to a probability by the calibration fitted on the gold set (qa/calibration.py);
-below the saved threshold the reader abstains, and the passages still go back to the user.
+- a question about a report as a whole ('What did the inspectors find?') gets its headline finding.
+Each returns an Answer without a confidence; the reader's confidence model judges it like any other.
 """
 from __future__ import annotations
 
@@ -23,7 +18,7 @@ import numpy as np
 
 from qa import spans
 from qa.index import Index
-from qa.question import DOCUMENT_WORDS, GRADE_Q, Question, abbreviation_asked, grade_area
+from qa.question import DOCUMENT_WORDS, GRADE_Q, Question, grade_area
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.reader.features import coverage
@@ -207,7 +202,7 @@ EXPANSION_SCORE = 1.6  # the report's own definition, on the grade answers' scal
 def expansion_answer(q: Question, index: Index, hits: list[Hit]) -> tuple[Answer, Hit] | None:
     """'What does IRO stand for?' is answered with the long form from the passage that defines it
     ('Independent reviewing officers (IROs)'), found through the glossary built from the reports."""
-    asked = abbreviation_asked(q.text)
+    asked = q.abbreviation
     term = index.glossary.term(asked) if asked else None
     if term is None:
         return None  # not an abbreviation the reports define: the passages may still explain it

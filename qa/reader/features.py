@@ -34,6 +34,7 @@ SENTENCE_FEATURES = (
     "passage_score", "passage_dense", "passage_lexical", "reciprocal_rank", "first_in_passage",
     "list_item", "words", "typed_question", "typed_span", "cause", "voices",
     "rel_maxsim", "rel_dense", "rel_coverage", "rel_passage", "previous_maxsim", "next_maxsim",
+    "asks_yesno", "asks_reason", "asks_description", "asks_named",
 )
 
 

@@ -183,6 +183,9 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 float(q.type == "reason" and bool(spans.CAUSE.search(sentence))),
                 float(bool(speakers) and F.voices(sentence, speakers)),
                 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+                # what kind of question, so the ranker can weigh the signals differently for each
+                float(q.type == "yesno"), float(q.type == "reason"), float(q.type in ("description", "quote", "list")),
+                float(q.type in ("named", "place")),
             ]
             rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed))
             previous_best = best
