@@ -1,0 +1,142 @@
+"""The extractive reader: read a sentence first, then narrow; say how likely the answer is right.
+
+1. Grades, what an abbreviation stands for, what needs to improve and a report's headline come from
+   the reports' own data (qa.answer: judgement tables, the glossary, improvement lists, headlines).
+2. Otherwise every sentence of the top passages is scored by a fitted ranker (qa.reader.sentences for
+   the features, qa.reader.model for the ranker) and the best one is chosen.
+3. Only when the question asks for a typed thing (who, when, how many, what is X called) and the
+   chosen sentence holds a span of that type in its part that matches the question, the fitted span
+   scorer may narrow the answer to it (qa.reader.narrow); otherwise the sentence is the answer.
+4. A confidence model fitted on out-of-fold answers over every question set says how likely the
+   answer shown is right; below the fitted threshold the reader abstains.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qa import answer as structured
+from qa.reader import features as F
+from qa.reader.model import ReaderModel
+from qa.reader.narrow import span_rows
+from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
+from qa.types import Answer, Hit
+
+SPAN_ANSWERS = ("grade", "expansion", "date")  # structured answers that are spans, not sentences
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the reader made of the hits: its best answer (confident or not) and the hit it cites."""
+
+    answer: Answer | None
+    hit: Hit | None
+    accepted: bool
+
+
+class Reader:
+    """Holds the fitted models; `read` is pure and thread-safe."""
+
+    def __init__(self, model: ReaderModel) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls) -> "Reader":
+        return cls(ReaderModel.load())
+
+    def read(self, ctx: Context) -> Reading:
+        found = self.best(ctx)
+        if found is None:
+            return Reading(None, None, False)
+        answer, hit = found
+        # a question that names something no report in scope names ('Camden', 'Manchester') is about
+        # something else: whatever sentence comes closest is offered as a candidate, never as the answer
+        return Reading(answer, hit, answer.confidence >= self.model.threshold and not ctx.unknown_name)
+
+    def best(self, ctx: Context) -> tuple[Answer, Hit] | None:
+        """The best answer with its confidence (threshold not applied)."""
+        return self.decide(ctx, gather(ctx), structured.structured_answer(ctx))
+
+    def decide(self, ctx: Context, candidates: list[SentenceCandidate],
+               given: tuple[Answer, Hit] | None) -> tuple[Answer, Hit] | None:
+        scores = self.model.ranker.score(np.stack([c.features for c in candidates])) if candidates else np.zeros(0)
+        for c, s in zip(candidates, scores):
+            c.score = float(s)
+        top = int(np.argmax(scores)) if len(scores) else None
+        ranking = _ranking(scores, candidates, top)
+        if given is not None:
+            answer, hit = given
+            granularity = "span" if answer.type in SPAN_ANSWERS else "sentence"
+            a, b = _sentence_around(hit, answer.start, answer.end)
+            row = self._confidence_row(ctx, candidates[top] if top is not None else None, ranking, 1.0, True)
+            return self._finish(answer, hit, granularity, a, b, row), hit
+        if top is None:
+            return None
+        chosen = candidates[top]
+        passage = chosen.hit.passage
+        span_probability, span = 0.0, None
+        if ctx.question.type in TYPED and chosen.typed and self.model.span is not None:
+            weights = {t: ctx.index.idf(t) for t in ctx.question.content}
+            rows = span_rows(ctx, chosen, weights, structured.written(chosen.hit.document))
+            if rows:
+                probabilities = self.model.span.probability(np.stack([r for _, r in rows]))
+                best = int(np.argmax(probabilities))
+                span_probability, span = float(probabilities[best]), rows[best][0]
+        row = self._confidence_row(ctx, chosen, ranking, span_probability, False)
+        if span is not None and span_probability >= self.model.span_min:
+            start, end = chosen.start + span.start, chosen.start + span.end
+            kind, granularity = span.type, "span"
+        else:
+            start, end = chosen.start, chosen.end
+            kind, granularity = ("list" if passage.kind == "list" else "sentence"), "sentence"
+            row[F.CONFIDENCE_FEATURES.index("span_prob")] = 0.0
+            row[F.CONFIDENCE_FEATURES.index("is_span")] = 0.0
+        answer = Answer(passage.text[start:end], 0.0, passage.id, start, end, kind, float(scores[top]))
+        return self._finish(answer, chosen.hit, granularity, chosen.start, chosen.end, row), chosen.hit
+
+    def _confidence_row(self, ctx: Context, chosen: SentenceCandidate | None, ranking: tuple[float, float, float],
+                        span_probability: float, is_structured: bool) -> np.ndarray:
+        values = dict.fromkeys(F.CONFIDENCE_FEATURES, 0.0)
+        values["rank_score"], values["rank_prob"], values["rank_margin"] = ranking
+        if chosen is not None:
+            for name in F.CHOSEN_SENTENCE:
+                values[name] = float(chosen.features[F.SENTENCE_FEATURES.index(name)])
+        values["unknown_share"] = ctx.unknown_share
+        values["unknown_name"] = ctx.unknown_name
+        values["span_prob"] = span_probability
+        values["is_span"] = float(span_probability >= self.model.span_min or is_structured)
+        values["structured"] = float(is_structured)
+        values["typed_question"] = float(ctx.question.type in TYPED)
+        values["yesno_question"] = float(ctx.question.type == "yesno")
+        values["reason_question"] = float(ctx.question.type == "reason")
+        values["description_question"] = float(ctx.question.type in ("description", "quote"))
+        values["candidates"] = math.log1p(len(ctx.hits))
+        return np.asarray([values[n] for n in F.CONFIDENCE_FEATURES], dtype=np.float32)
+
+    def _finish(self, answer: Answer, hit: Hit, granularity: str, sentence_start: int, sentence_end: int,
+                row: np.ndarray) -> Answer:
+        confidence = self.model.confidence_of(row, granularity)
+        return replace(answer, confidence=confidence, features=tuple(float(v) for v in row),
+                       granularity=granularity, sentence_start=sentence_start, sentence_end=sentence_end)
+
+
+def _ranking(scores: np.ndarray, candidates: list[SentenceCandidate], top: int | None) -> tuple[float, float, float]:
+    """The top sentence's score, its softmax share among all candidates, and its margin over the best
+    sentence that says something else (another sentence)."""
+    if top is None:
+        return 0.0, 0.0, 0.0
+    shifted = np.exp(scores - scores.max())
+    share = float(shifted[top] / shifted.sum())
+    others = np.delete(scores, top)
+    margin = float(scores[top] - others.max()) if len(others) else 1.0
+    return float(scores[top]), share, min(margin, 3.0)
+
+
+def _sentence_around(hit: Hit, start: int, end: int) -> tuple[int, int]:
+    """The passage sentence (or list item, table row) holding [start, end); the span itself when none does."""
+    for a, b in hit.passage.sentences:
+        if a <= start and end <= b:
+            return a, b
+    return start, end
