@@ -18,7 +18,7 @@ import numpy as np
 
 from qa import spans
 from qa.index import Index
-from qa.question import DOCUMENT_WORDS, GRADE_Q, Question, grade_area
+from qa.question import DOCUMENT_WORDS, Question, grade_area
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.reader.features import coverage
@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 GRADE_SOURCE_SCORE = {"table": 1.6, "heading": 1.5, "text": 1.3}
 LIST_TOPIC_SHARE = 0.5  # a list answers 'What needs to improve in X?' when it holds this share of the topic
-# 'the council', 'the local authority': the council whose report it is, named another way (not 'council tax')
-AUTHORITY_REFERENCE = re.compile(r"\b(?:the|its|their)\s+(?:local\s+)?(?:council|authority)(?:'s|’s)?\b"
-                                 r"(?![\s-]+(?:tax|housing|house|houses|home|homes|flat|flats)\b)", re.I)
 
 
 def structured_answer(ctx: "Context") -> tuple[Answer, Hit] | None:
@@ -44,7 +41,7 @@ def structured_answer(ctx: "Context") -> tuple[Answer, Hit] | None:
     q, index, hits = ctx.question, ctx.index, ctx.hits
     if q.type in ("grade", "history"):
         return grade_answer(q, index, hits, ctx.filters, ctx.aliases)
-    if q.type == "date" and GRADE_Q.search(q.text):
+    if q.type == "date" and q.mentions_grade:
         dated = grade_date_answer(q, index, hits, ctx.filters)
         if dated is not None:
             return dated
@@ -256,7 +253,7 @@ def improvement_answer(q: Question, index: Index, hits: list[Hit], scope: np.nda
     if not found:
         return None
 
-    referred = _authority_referred(q)
+    referred = set(q.council_reference)
     topic = {t: index.idf(t) for t in q.content if t not in LIST_WORDS and t not in named and t not in referred
              and t not in DOCUMENT_WORDS and not t.isdigit()}
     if any(index.document_frequency.get(t, 0) == 0 for t in topic if t not in (aliases or {})):
@@ -323,7 +320,7 @@ def asks_for_headline(q: Question, index: Index) -> bool:
     doing?': nothing asked about but the report, its findings and its council ('What is A?' asks nothing)."""
     words = {t for t in q.words if not t.isdigit()}
     doing = HOW_DOING.search(q.text)
-    topic = words - DOCUMENT_WORDS - FINDING_WORDS - index.authority_words() - _authority_referred(q) \
+    topic = words - DOCUMENT_WORDS - FINDING_WORDS - index.authority_words() - set(q.council_reference) \
         - set(tokens(doing.group(1) if doing else ""))
     return not topic and bool(words & (DOCUMENT_WORDS | FINDING_WORDS) or doing)
 
@@ -372,11 +369,6 @@ def _list_lead(text: str) -> str:
     """A list's lead line ('Ofsted recommends that the authority:'), or '' when its first line is an item."""
     first, newline, _ = text.partition("\n")
     return first if newline and first.endswith(":") else ""
-
-
-def _authority_referred(q: Question) -> set[str]:
-    """The words of 'the council', 'the local authority' in the question: whose report, not what in it."""
-    return {t for m in AUTHORITY_REFERENCE.finditer(q.text) for t in tokens(m.group(0))}
 
 
 

@@ -151,6 +151,9 @@ def asks_for_quotation(text: str) -> bool:
 
 # 'When is the next inspection due?', 'When will the council open ...?': only a date after the report can answer
 FUTURE_Q = re.compile(r"\b(?:next|upcoming|forthcoming|will|shall|going to|planned for|scheduled|due(?!\s+to\b))\b", re.I)
+# 'the council', 'the local authority': the council whose report it is, named another way (not 'council tax')
+AUTHORITY_REFERENCE = re.compile(r"\b(?:the|its|their)\s+(?:local\s+)?(?:council|authority)(?:'s|’s)?\b"
+                                 r"(?![\s-]+(?:tax|housing|house|houses|home|homes|flat|flats)\b)", re.I)
 PLACE_Q = re.compile(r"^\s*where\b", re.I)
 
 AREAS = (  # whole words only: 'leaders' must not take the start of 'leadership' and leave 'hip'
@@ -187,6 +190,8 @@ class Question:
     role: tuple[str, ...] = ()  # who-holds-a-role questions: the role, stemmed ('lead', 'inspector')
     speakers: tuple[str, ...] = ()  # 'What do children say about ...?' -> ('children',)
     future: bool = False  # asks about what comes after the report ('When is the next inspection?')
+    mentions_grade: bool = False  # names grading ('When was Barnet judged good?'), whatever its type
+    council_reference: tuple[str, ...] = ()  # stems of 'the council', 'the local authority': whose report
 
 
 def answer_type(text: str) -> AnswerType:
@@ -278,4 +283,5 @@ def analyse(text: str, authorities: frozenset[str] = frozenset()) -> Question:
                     abbreviation=abbreviation_asked(text) if kind == "expansion" else None,
                     role=role_held(text) if kind == "identity" else (),
                     speakers=quote_source(text) if kind == "quote" else (),
-                    future=bool(FUTURE_Q.search(text)))
+                    future=bool(FUTURE_Q.search(text)), mentions_grade=bool(GRADE_Q.search(text)),
+                    council_reference=tuple(t for m in AUTHORITY_REFERENCE.finditer(text) for t in tokens(m.group(0))))
