@@ -162,15 +162,6 @@ def length_feature(text: str) -> float:
     return math.log1p(len(text.split()))
 
 
-def question_weights(q: Question, idf, known, council: set[str]) -> dict[str, float]:
-    """The question's topic stems with their idf: the council's own name says whose report, not what in it."""
-    return {t: idf(t) for t in q.content if t not in council and (known(t) or t.isdigit())}
-
-
-def stems_of(text: str) -> list[str]:
-    return tokens(text)
-
-
 # what the confidence model reads about the answer it is asked to stand behind
 CHOSEN_SENTENCE = ("maxsim", "maxsim_key_min", "unmatched", "kernel_90", "kernel_70", "word_maxsim", "dense_question",
                    "coverage", "coverage_context", "dense_hub", "passage_score", "reciprocal_rank", "typed_span")
