@@ -114,6 +114,20 @@ def server(index_dir):
     stop_server(process)
 
 
+def pipeline_with_report(tmp_path_factory, index_dir: Path, embedder, name: str, text: str):
+    """A copy of the session index with one more report (`name`, a file name) added by `qa add`'s code."""
+    from qa.builder import add
+    from qa.pipeline import Pipeline
+
+    folder = tmp_path_factory.mktemp(Path(name).stem)
+    live = folder / "index"
+    shutil.copytree(index_dir, live)
+    report = folder / name
+    report.write_text(text, encoding="utf-8")
+    add([report], live, embedder=embedder)
+    return Pipeline(live, embedder)
+
+
 @pytest.fixture()
 def copy_corpus(tmp_path) -> Path:
     """The five reports copied without their manifest."""

@@ -110,25 +110,16 @@ def test_offsets_hold_for_every_gold_question(pipeline):
 @pytest.fixture(scope="module")
 def with_testshire(tmp_path_factory, index_dir, embedder):
     """The bundled index plus a second council's report, added with `qa add`'s code."""
-    import shutil
+    from tests.conftest import pipeline_with_report
 
-    from qa.builder import add
-    from qa.pipeline import Pipeline
-
-    folder = tmp_path_factory.mktemp("testshire")
-    live = folder / "index"
-    shutil.copytree(index_dir, live)
-    report = folder / "testshire-2025.txt"
-    report.write_text(
+    return pipeline_with_report(tmp_path_factory, index_dir, embedder, "testshire-2025.txt", (
         "Inspection of Testshire local authority children's services\n\nInspection dates: 3 to 7 March 2025\n\n"
         "Judgement\tGrade\nThe experiences and progress of care leavers\tInadequate\n"
         "Overall effectiveness\tInadequate\n\n"
         "1. Care leavers in Testshire do not get the help they need from personal advisers.\n\n"
         "2. The council has invested £2.4 million in two new children's homes in Testshire.\n\n"
         "3. Professionals and families reach the Testshire front door on 01632 960 777 at any time.\n\n"
-        "4. Referrals to the Testshire front door are decided within 24 hours.\n", encoding="utf-8")
-    add([report], live, embedder=embedder)
-    return Pipeline(live, embedder)
+        "4. Referrals to the Testshire front door are decided within 24 hours.\n"))
 
 
 def test_grades_come_from_the_council_asked_about(with_testshire):

@@ -42,18 +42,9 @@ each week and challenges schools when a child misses lessons.
 @pytest.fixture(scope="module")
 def eastmoor(tmp_path_factory, index_dir, embedder):
     """The bundled index plus the Eastmoor report, added with `qa add`'s code."""
-    import shutil
+    from tests.conftest import pipeline_with_report
 
-    from qa.builder import add
-    from qa.pipeline import Pipeline
-
-    folder = tmp_path_factory.mktemp("eastmoor")
-    live = folder / "index"
-    shutil.copytree(index_dir, live)
-    report = folder / "eastmoor-2026.txt"
-    report.write_text(EASTMOOR, encoding="utf-8")
-    add([report], live, embedder=embedder)
-    return Pipeline(live, embedder)
+    return pipeline_with_report(tmp_path_factory, index_dir, embedder, "eastmoor-2026.txt", EASTMOOR)
 
 
 def check_shape(reply: dict) -> None:
