@@ -22,7 +22,7 @@ from qa.question import DOCUMENT_WORDS, Question, grade_area
 from qa.retrieve import document_matches
 from qa.text import tokens
 from qa.reader.features import coverage
-from qa.types import GRADES, Aliases, Answer, Document, Hit, HistoryStep, Passage
+from qa.types import GRADES, Aliases, Answer, Document, Hit, HistoryStep, Judgement, Passage, Row
 
 if TYPE_CHECKING:
     from qa.reader.sentences import Context
@@ -85,20 +85,22 @@ def _judgement_hit(document: Document, row: int, index: Index, hits: list[Hit]) 
 
 def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, Any],
                  aliases: Aliases | None = None) -> tuple[Answer, Hit] | None:
-    """A grade question answered from the extracted judgements, with the grade's history."""
+    """A grade question answered from the extracted judgements, with the grade's history. Of the council the
+    question or the filters name; with none named and several councils graded in scope, one row each."""
     if q.area is None:
         return None  # an area the reports do not grade (adoption, schools...)
+    named = {t for a in q.authorities for form in index.registry().aliases.get(a, (a,)) for t in tokens(form)}
     unknown = [t for t in q.area_extra if index.document_frequency.get(t, 0) == 0 and not t.isdigit()
-               and t not in (aliases or {})]  # 'kids' stands for 'children'
+               and t not in (aliases or {}) and t not in named]  # 'kids' stands for 'children'
     if unknown:
         return None  # names something the reports never mention (another authority, say)
-    authorities, named = _authorities_in_scope(q, index, hits)
+    wanted = {filters["authority"]} if filters.get("authority") else set(q.authorities)
     extra = [t for t in q.area_extra if t not in named]
     hit_scores = {h.passage.id: h.score for h in hits}
     found = []
     for area in GRADED_TOGETHER.get(q.area, (q.area,)):
         for document, judgement, row in index.graded(area):
-            if authorities and document.authority not in authorities:
+            if wanted and document.authority not in wanted:
                 continue  # another council's grade
             fit = _area_fit(q.area, judgement.area)
             if fit == 0 or judgement.year is None:
@@ -112,16 +114,53 @@ def grade_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, 
         document, judgement, hit, passage, fit = item
         return (fit, GRADE_SOURCE_SCORE[judgement.source], hit_scores.get(passage.id, 0.0))
 
-    history = _history(found)
     in_scope = [item for item in found if document_matches(item[0], filters) and _year_in_scope(item[1].year, filters)]
     if not in_scope:
         return None
-    latest_year = max(item[1].year for item in in_scope)
-    document, judgement, hit, passage, fit = max((i for i in in_scope if i[1].year == latest_year), key=preference)
+    by_authority: dict[str | None, list] = {}
+    for item in in_scope:
+        by_authority.setdefault(item[0].authority, []).append(item)
+    if len(by_authority) > 1:
+        return _grade_rows(by_authority, preference, extra)
+    (authority, graded), = by_authority.items()
+    latest_year = max(item[1].year for item in graded)
+    document, judgement, hit, passage, fit = max((i for i in graded if i[1].year == latest_year), key=preference)
     start, end = judgement.start - passage.start, judgement.end - passage.start
     score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(extra)
+    history = _history([item for item in found if item[0].authority == authority])
     return Answer(text=passage.text[start:end], confidence=0.0, passage_id=passage.id, start=start, end=end,
                   type="grade", score=score, history=tuple(history)), hit
+
+
+def _grade_rows(by_authority: dict[str | None, list], preference, extra: list[str]) -> tuple[Answer, Hit]:
+    """One row per council: its latest grade in scope. The answer's offsets mark the first row's grade."""
+    rows, first = [], None
+    for authority in sorted(by_authority, key=lambda a: a or ""):
+        graded = by_authority[authority]
+        latest_year = max(item[1].year for item in graded)
+        document, judgement, hit, passage, fit = max((i for i in graded if i[1].year == latest_year), key=preference)
+        rows.append(judgement_row(document, judgement, passage))
+        if first is None:
+            first = (judgement, hit, passage, fit)
+    judgement, hit, passage, fit = first
+    start, end = judgement.start - passage.start, judgement.end - passage.start
+    text = "; ".join(f"{row.authority}: {row.grade}" for row in rows)
+    score = GRADE_SOURCE_SCORE[judgement.source] * fit - 0.3 * len(extra)
+    return Answer(text=text, confidence=0.0, passage_id=passage.id, start=start, end=end, type="grade",
+                  score=score, rows=tuple(rows)), hit
+
+
+def judgement_row(document: Document, judgement: Judgement, passage: Passage, previous: str | None = None) -> Row:
+    """A judgement as a row of an answer across reports, cited like a passage."""
+    return Row(authority=document.authority or document.title, document_id=document.id,
+               date=judgement.date or document.iso_date, area=judgement.area, grade=judgement.grade,
+               passage_id=passage.id, citation=Hit(passage, document, 0, 0.0).citation, previous=previous,
+               url=paragraph_url(document, passage))
+
+
+def paragraph_url(document: Document, passage: Passage) -> str:
+    """The document view at the passage's paragraph."""
+    return f"/documents/{document.id}" + (f"#pos-{passage.position}" if passage.position else "")
 
 
 def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[str, Any]) -> tuple[Answer, Hit] | None:
@@ -135,7 +174,7 @@ def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[
                                     flags=re.I), index.authority_words())
     if area is None or extra:
         return None
-    authorities, _ = _authorities_in_scope(q, index, hits)
+    authorities, _ = _authorities_in_scope(q, index, hits, filters)
     found = [(document, judgement) for graded in GRADED_TOGETHER.get(area, (area,))
              for document, judgement, _ in index.graded(graded)
              if judgement.date and _area_fit(area, judgement.area) and document_matches(document, filters)
@@ -157,14 +196,12 @@ def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[
     return None
 
 
-def _authorities_in_scope(q: Question, index: Index, hits: list[Hit]) -> tuple[set[str], set[str]]:
-    """Whose grades answer the question: the council it names, else the council of the best passage.
-    Also returns the (stemmed) words that named it, so they do not count as unexplained extra words."""
-    named, words = set(), set()
-    for authority in index.authorities():
-        if re.search(rf"\b{re.escape(authority)}\b", q.text, re.IGNORECASE):
-            named.add(authority)
-            words.update(tokens(authority))
+def _authorities_in_scope(q: Question, index: Index, hits: list[Hit],
+                          filters: dict[str, Any] | None = None) -> tuple[set[str], set[str]]:
+    """Whose reports answer the question: the council the filters or the question name, else the council of
+    the best passage. Also returns the (stemmed) words that named it, so they do not count as topic words."""
+    named = {filters["authority"]} if filters and filters.get("authority") else set(q.authorities)
+    words = {t for a in q.authorities for form in index.registry().aliases.get(a, (a,)) for t in tokens(form)}
     if not named and hits and hits[0].document.authority:
         named.add(hits[0].document.authority)
     return named, words
@@ -187,7 +224,7 @@ def _history(found: list) -> list[HistoryStep]:
         rank = (fit, GRADE_SOURCE_SCORE[judgement.source], hit.score)
         if judgement.year not in by_year or rank > by_year[judgement.year][0]:
             by_year[judgement.year] = (rank, HistoryStep(judgement.year, judgement.date, judgement.grade,
-                                                         passage.id, document.id))
+                                                         passage.id, document.id, paragraph_url(document, passage)))
     return [step for _, (_, step) in sorted(by_year.items())]
 
 

@@ -47,10 +47,42 @@ def sentence_spans(text: str, kind: str = "paragraph") -> tuple[tuple[int, int],
     return tuple(spans) or ((0, len(text)),)
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def citation_labels(document: Document) -> dict[int, str]:
+    """How a citation names each paragraph (by position), so a reader can find it in the published report.
+
+    A paragraph the report numbers is 'para 43'. In a report that numbers none, 'para 5' is its position and
+    cannot be mistaken. In a report that numbers some, an unnumbered paragraph is named by where it stands,
+    never by a number the report uses for another paragraph: 'judgements table', 'summary, 2nd paragraph',
+    "'What needs to improve?', 1st paragraph"."""
+    body = [p for p in document.paragraphs if p.kind != "heading"]
+    numbered = any(p.number is not None for p in body)
+    labels: dict[int, str] = {}
+    counts: dict[str | None, int] = {}
+    for p in body:
+        if p.number is not None:
+            labels[p.position] = f"para {p.number}"
+        elif not numbered:
+            labels[p.position] = "signature" if p.kind == "signature" else f"para {p.position}"
+        elif p.kind == "table":
+            labels[p.position] = "judgements table"
+        elif p.kind == "signature":
+            labels[p.position] = "signature"
+        else:
+            counts[p.section] = counts.get(p.section, 0) + 1
+            where = f"‘{p.section}’" if p.section else ("summary" if document.kind == "inspection" else "opening")
+            labels[p.position] = f"{where}, {_ordinal(counts[p.section])} paragraph"
+    return labels
+
+
 def split_document(document: Document, max_chars: int = MAX_PASSAGE_CHARS) -> list[Passage]:
     """Passages of a document, each citing the report's paragraph number (or position) and section."""
     passages: list[Passage] = []
     splitter = _splitter(max_chars)
+    labels = citation_labels(document)
     for paragraph in document.paragraphs:
         if paragraph.kind == "heading":
             continue
@@ -73,5 +105,6 @@ def split_document(document: Document, max_chars: int = MAX_PASSAGE_CHARS) -> li
                 kind=paragraph.kind,
                 sentences=sentence_spans(piece, paragraph.kind),
                 position=paragraph.position,
+                label=labels.get(paragraph.position, ""),
             ))
     return passages

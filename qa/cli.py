@@ -68,13 +68,21 @@ def _print_reply(reply: dict) -> None:
     if answer:
         print(f"Answer: {answer['text']}   (confidence {answer['confidence']:.2f})")
         sentence = answer.get("sentence")
-        if sentence and answer.get("granularity") == "span" and sentence["text"] != answer["text"]:
+        if sentence and answer.get("granularity") == "span" and sentence["text"] != answer["text"] \
+                and not answer.get("rows"):
             # the sentence the span was read from, the span marked: '... led by [Naintara Khosla] ...'
             a, b = answer["start"] - sentence["start"], answer["end"] - sentence["start"]
             marked = f"{sentence['text'][:a]}[{sentence['text'][a:b]}]{sentence['text'][b:]}"
             print(textwrap.indent(textwrap.fill(f"In: {marked}", 100), "  "))
+        if answer.get("authority"):
+            print(f"  From {answer['authority']}'s report")
+        for row in answer.get("rows", []):
+            grade = f"{row['previous']} -> {row['grade']}" if row.get("previous") else row["grade"]
+            print(f"  {row['authority']}: {grade} ({row['area']})  [{row['citation']}]")
         for step in answer.get("history", []):
             print(f"  {step['year']}: {step['grade']}  [{step['passage_id']}]")
+    elif reply.get("notice"):
+        print(f"Not found in the reports. {reply['notice']}")
     else:
         print("Not found in the reports. The closest passages:")
     if reply.get("filters_applied"):
@@ -94,7 +102,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline(Path(args.index))
     try:
-        reply = pipeline.ask(args.question, top_k=args.top_k)
+        filters = {"authority": args.authority} if args.authority else None
+        reply = pipeline.ask(args.question, top_k=args.top_k, filters=filters)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
@@ -168,8 +177,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = with_index(sub.add_parser("ask", help="answer one question",
                                   description="Answer a question from the reports, citing document, date and "
-                                              "paragraph. A year in the question ('in 2024') filters the reports."))
+                                              "paragraph. A year in the question ('in 2024') filters the reports, "
+                                              "and so does a council it names ('in Barnet')."))
     p.add_argument("question", metavar="QUESTION")
+    p.add_argument("--authority", metavar="NAME", help="only this authority's reports (any form of its name)")
     p.add_argument("--top-k", type=int, default=5, metavar="N", help="passages to show, 1..20 (default 5)")
     p.add_argument("--json", action="store_true", help="print the /api/ask JSON reply")
     p.set_defaults(func=cmd_ask)

@@ -66,6 +66,7 @@ import numpy as np
 
 from qa.chunk import split_document
 from qa.embed import Embedder, embedder_for
+from qa.authority import Registry
 from qa.glossary import Glossary, definitions
 from qa.text import STOPWORD_STEMS, stemmed_words, stems, tokens
 from qa.types import Document, Judgement, Paragraph, Passage
@@ -73,11 +74,11 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
-PIPELINE_VERSION = "clean-1/chunk-3/words-3"  # bump when cleaning or chunking changes what passages say
+PIPELINE_VERSION = "clean-2/chunk-4/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 HUB_NEIGHBOURS = 30  # a sentence's hubness: mean cosine of its nearest this many sentences...
 HUB_SAMPLE = 4096  # ...among a fixed sample of this many (all of them in a corpus this size or smaller)
@@ -247,6 +248,12 @@ class Index:
         if not hasattr(self, "_authorities"):
             self._authorities = sorted({d.authority for d in self.documents.values() if d.authority})
         return self._authorities
+
+    def registry(self) -> Registry:
+        """The councils the corpus covers, with the forms of their names and their documents."""
+        if not hasattr(self, "_registry"):
+            self._registry = Registry.of(self.documents.values())
+        return self._registry
 
     def authority_words(self) -> frozenset[str]:
         """The (stemmed) words of the councils' names: they say whose report, not what is in it."""
@@ -441,6 +448,7 @@ def _document_from_json(data: dict) -> Document:
     data = dict(data)
     data["paragraphs"] = tuple(Paragraph(**p) for p in data.get("paragraphs", ()))
     data["judgements"] = tuple(Judgement(**j) for j in data.get("judgements", ()))
+    data["aliases"] = tuple(data.get("aliases", ()))
     return Document(**data)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.clean import Block, clean, normalise
+from qa.authority import canonical, forms_in
 from qa.metadata import extract, extract_judgements
 from qa.types import Document, Paragraph
 
@@ -149,8 +150,10 @@ def build_document(raw: str, doc_id: str, meta: dict[str, Any] | None, source: s
     doc_date = meta["date"] if "date" in meta else found.date
     year = int((period_end or doc_date or period_start or "0")[:4]) or None
     judgements = extract_judgements(placed, text, kind, year, period_end or doc_date)
+    authority = canonical(meta.get("authority") or found.authority or "") or None
     return Document(
-        id=doc_id, title=title, kind=kind, authority=meta.get("authority") or found.authority,
+        id=doc_id, title=title, kind=kind, authority=authority,
+        aliases=forms_in(text, authority) if authority else (),
         date=doc_date, period_start=period_start, period_end=period_end,
         source=meta.get("source") or source, text=text, paragraphs=tuple(paragraphs),
         judgements=tuple(judgements), fingerprint=fingerprint,

@@ -9,6 +9,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date
 
+from qa.authority import subject_of
 from qa.clean import Block, GRADE_WORDS
 from qa.types import GRADES, Judgement
 
@@ -20,12 +21,6 @@ DAY_RANGE = re.compile(
     rf"\b(\d{{1,2}})(?:\s+{MONTH})?(?:\s+(\d{{4}}))?\s+(?:to|and|-|–)\s+(\d{{1,2}})\s+{MONTH}\s+(\d{{4}})", re.I)
 SINGLE_DATE = re.compile(rf"^\s*(\d{{1,2}})\s+{MONTH}\s+(\d{{4}})\s*$", re.I | re.M)
 MONTH_YEAR = re.compile(rf"\b(?:In|During)\s+{MONTH}\s+(\d{{4}}),?\s+(?:Ofsted\s+)?inspectors?\b", re.I)
-AUTHORITY_PATTERNS = (
-    re.compile(r"London Borough of ([A-Z][a-z]+(?: (?:and )?[A-Z][a-z]+)*)"),
-    re.compile(r"Inspection of ([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*) local authority"),
-    re.compile(r"visit to ([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+)*) (?:local authority )?children"),
-    re.compile(r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)*) (?:County |City |Borough )?Council\b"),
-)
 GRADED_HEADING = re.compile(r"^(.+?):\s*(outstanding|good|requires improvement(?: to be good)?|inadequate)$", re.I)
 PROSE_GRADE = re.compile(
     r"\b(?:judged|rated|found to be)\b[^.]{0,80}?\b(outstanding|good|requires improvement(?: to be good)?|inadequate)\b"
@@ -78,6 +73,10 @@ def extract_kind(raw: str, blocks: list[Block], web_page: bool) -> str:
     if web_page:
         return "news"
     head = raw[:3000].lower()
+    title = next((b.text.lower() for b in blocks[:8] if b.kind == "heading"), "")
+    if re.match(r"(?:inspection of|.{0,40}\binspection of local authority children)", title) \
+            and "visit" not in title and not re.search(r"^\s*dear\s", head, re.M):
+        return "inspection"  # a report titled as an inspection, whatever visits its summary mentions
     if "focused visit" in head:
         return "focused visit"
     if "monitoring visit" in head:
@@ -92,11 +91,8 @@ def extract_kind(raw: str, blocks: list[Block], web_page: bool) -> str:
 
 
 def extract_authority(raw: str) -> str | None:
-    for pattern in AUTHORITY_PATTERNS:
-        match = pattern.search(raw)
-        if match:
-            return match.group(1)
-    return None
+    """The council the report is about, canonical ('London Borough of Barnet' -> 'Barnet')."""
+    return subject_of(raw)
 
 
 def extract_title(blocks: list[Block], fallback: str) -> str:

@@ -4,16 +4,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from qa import tagger
+from qa.authority import Named, canonical, without
 from qa.embed import Embedder, wordpiece_vocabulary
 from qa.index import Index, current_version, index_embedder, load_index
 from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.retrieve import Mode, Retriever, question_filters, validate_filters
+from qa.text import tokens
 from qa.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -62,10 +65,11 @@ class Pipeline:
         return True
 
     def prepare(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
-                mode: Mode = "hybrid") -> tuple[Context, dict[str, Any], bool]:
+                mode: Mode = "hybrid") -> tuple[Context, dict[str, Any], list[str]]:
         """Everything the readers need about one question, fetched once: its analysis, the hits, its
         vector and token vectors, the aliases of its words and the rows the filters allow. Also returns
-        the filters applied and whether a year the question states had to be dropped (no report of it)."""
+        the filters applied and the filters the question states that had to be dropped to find passages: a
+        year no report covers, a council the collection does not hold (the reader then abstains)."""
         question = (question or "").strip()
         if not question:
             raise ValueError("question must not be empty")
@@ -77,6 +81,12 @@ class Pipeline:
         stated = {k: v for k, v in question_filters(question).items() if k not in applied}
         applied |= stated
         retriever = self.retriever  # one consistent index for the whole request
+        named = self._authorities_named(retriever.index, question, applied)
+        if applied.get("authority") and applied["authority"] not in retriever.index.registry().aliases \
+                and "authority" not in (filters or {}):
+            stated["authority"] = applied.get("authority")  # a council named that no report is about
+        if named.held:  # the council named is a filter now: what is asked is the rest
+            question = without(question, named.held, retriever.index.registry())
         query = retriever.embedding_query(question)
         vectors, token_lists = self.embedder.encode_tokens([query, question])
         vector = vectors[0] if mode != "lexical" else None
@@ -85,26 +95,43 @@ class Pipeline:
         pool = max(top_k, READ_DEPTH)
         aliases = retriever.aliases(question) if mode != "dense" else {}
         hits = retriever.search(question, pool, applied, mode, query_vector=vector, aliases=aliases)
-        relaxed = False
+        relaxed: list[str] = []
         if not hits and stated:
-            # the year asked about is not in the reports: show the closest passages anyway, and abstain
-            relaxed = True
+            # the year or council asked about is not in the reports: show the closest passages anyway, and abstain
+            relaxed = sorted(stated)
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector, aliases=aliases)
-        q = analyse(question, retriever.index.authority_words())
+        q = analyse(question, retriever.index.authority_words(), named)
         scope = retriever.allowed_rows(applied)
         share, named = unknown_share(q, retriever.index, aliases, scope)
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
                           vectors[1], retriever.word_vectors(question))
         return context, applied, relaxed
 
+    @staticmethod
+    def _authorities_named(index: Index, question: str, applied: dict[str, Any]) -> Named:
+        """Whose reports answer: the authority the request asks for, else the one the question names
+        (`applied["authority"]`, canonical). A council the corpus does not hold is applied as it is written,
+        so that nothing matches and the reply says there are no reports for it."""
+        registry = index.registry()
+        named = registry.named_in(question, lambda word: any(index.document_frequency.get(t, 0) for t in tokens(word)))
+        if applied.get("authority"):
+            applied["authority"] = registry.resolve(applied["authority"]) or canonical(applied["authority"])
+        elif len(named.held) == 1:
+            applied["authority"] = named.held[0]
+        elif named.missing and not named.held:
+            applied["authority"] = named.missing[0]
+        return named
+
     def ask(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
             mode: Mode = "hybrid") -> dict[str, Any]:
         """The /api/ask reply for one question (see CONTRACT.md)."""
         started = time.perf_counter()
         context, applied, relaxed = self.prepare(question, top_k, filters, mode)
-        question, hits = context.question.text, context.hits
-        reading = Reading(None, None, False) if relaxed else self.reader.read(context)
+        question, hits = question.strip(), context.hits
+        authority = applied.get("authority")
+        unheld = bool(authority) and authority not in self.index.registry().aliases
+        reading = Reading(None, None, False) if relaxed or unheld else self.reader.read(context)
         answer = reading.answer if reading.accepted else None
         shown = self._shown(hits, reading, top_k)
         reply = {
@@ -117,15 +144,19 @@ class Pipeline:
         }
         if reading.answer is not None and answer is None:
             reply["candidate"] = _answer_json(reading.answer, reading.hit)  # the best guess it would not stand behind
+        if unheld:
+            reply["notice"] = f"No reports for {authority} in this collection."
+        elif reading.notice:
+            reply["notice"] = reading.notice
         if relaxed:
-            reply["filters_relaxed"] = sorted(k for k in question_filters(question) if k not in (filters or {}))
+            reply["filters_relaxed"] = relaxed
         bridged = self.retriever.bridges(question)
         if bridged:  # say what was searched for besides the question's own words
             reply["searched_for"] = [{"asked": asked, "terms": terms} for asked, terms in bridged]
         if answer is not None and answer.history:
             reply["answer"]["history"] = [
                 {"year": s.year, "date": s.date, "grade": s.grade, "passage_id": s.passage_id,
-                 "document_id": s.document_id} for s in answer.history]
+                 "document_id": s.document_id, "url": s.url} for s in answer.history]
         return reply
 
     @staticmethod
@@ -139,6 +170,18 @@ class Pipeline:
 
     def documents(self) -> list[dict[str, Any]]:
         return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]
+
+    def authorities(self) -> list[dict[str, Any]]:
+        """The councils the corpus covers, each with the forms of its name and its reports (newest first)."""
+        registry = self.index.registry()
+        listed = []
+        for name, forms in registry.aliases.items():
+            documents = sorted((self.index.documents[d] for d in registry.documents[name]),
+                               key=lambda d: d.period_end or d.date or "", reverse=True)
+            listed.append({"name": name, "aliases": list(forms),
+                           "documents": [{"id": d.id, "title": d.title, "kind": d.kind, "date": d.iso_date,
+                                          "year": d.year} for d in documents]})
+        return listed
 
     def glossary(self) -> list[dict[str, str]]:
         """The abbreviations and glosses the reports define, by short form (for the page's tooltips)."""
@@ -171,6 +214,10 @@ def _answer_json(answer: Answer, hit: Hit | None) -> dict[str, Any]:
     if hit is not None and answer.sentence_end > answer.sentence_start:
         a, b = answer.sentence_start, answer.sentence_end
         reply["sentence"] = {"text": hit.passage.text[a:b], "start": a, "end": b}
+    if hit is not None and hit.document.authority and not answer.rows:
+        reply["authority"] = hit.document.authority
+    if answer.rows:
+        reply["rows"] = [asdict(row) for row in answer.rows]
     return reply
 
 
@@ -182,7 +229,8 @@ def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:
         "score": hit.score,
         "text": hit.passage.text,
         "document": {"id": document.id, "title": document.title, "kind": document.kind,
-                     "date": document.iso_date, "year": document.year, "authority": document.authority},
+                     "date": document.iso_date, "year": document.year, "authority": document.authority,
+                     "period_start": document.period_start, "period_end": document.period_end},
         "paragraph": hit.passage.paragraph,
         "section": hit.passage.section,
         "citation": hit.citation,

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
+from qa.authority import Named
+
+if TYPE_CHECKING:
+    from qa.across import Asked
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
@@ -192,6 +196,9 @@ class Question:
     future: bool = False  # asks about what comes after the report ('When is the next inspection?')
     mentions_grade: bool = False  # names grading ('When was Barnet judged good?'), whatever its type
     council_reference: tuple[str, ...] = ()  # stems of 'the council', 'the local authority': whose report
+    authorities: tuple[str, ...] = ()  # the councils it names that the corpus holds, canonical ('Barnet')
+    missing_authorities: tuple[str, ...] = ()  # the councils it names that the corpus does not hold ('Leeds')
+    across: "Asked | None" = None  # a question across councils' grades ('Which councils were rated inadequate?')
 
 
 def answer_type(text: str) -> AnswerType:
@@ -254,9 +261,11 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
 DATE_WORDS = set(tokens("date dates day days month months year years time"))
 
 
-def analyse(text: str, authorities: frozenset[str] = frozenset()) -> Question:
+def analyse(text: str, authorities: frozenset[str] = frozenset(), named: Named = Named()) -> Question:
+    from qa.across import parse as across  # across.py reads grade areas with this module
     """Everything later stages read about a question, parsed once. `authorities`: the stems of the councils'
-    names in the index (qa.index.Index.authority_words), which say whose report, not what is asked."""
+    names in the index (qa.index.Index.authority_words), which say whose report, not what is asked;
+    `named`: the councils the question names (qa.authority.Registry.named_in)."""
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
     area, extra = grade_area(text, authorities) if kind in ("grade", "history") else (None, ())
@@ -284,4 +293,6 @@ def analyse(text: str, authorities: frozenset[str] = frozenset()) -> Question:
                     role=role_held(text) if kind == "identity" else (),
                     speakers=quote_source(text) if kind == "quote" else (),
                     future=bool(FUTURE_Q.search(text)), mentions_grade=bool(GRADE_Q.search(text)),
-                    council_reference=tuple(t for m in AUTHORITY_REFERENCE.finditer(text) for t in tokens(m.group(0))))
+                    council_reference=tuple(t for m in AUTHORITY_REFERENCE.finditer(text) for t in tokens(m.group(0))),
+                    authorities=named.held, missing_authorities=named.missing,
+                    across=across(text) if len(named.held) != 1 else None)

@@ -15,7 +15,7 @@ from qa.text import stemmed_words, tokens
 from qa.types import Aliases, Document, Hit
 
 Mode = Literal["hybrid", "dense", "lexical"]
-FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document")
+FILTER_KEYS = ("year", "date_from", "date_to", "kind", "document", "authority")
 DENSE_WEIGHT = 0.5
 SENTENCE_WEIGHT = 0.6
 HEADING_WEIGHT = 0.5  # a passage gains this share of its heading's similarity above HEADING_FLOOR: the
@@ -109,6 +109,8 @@ def document_matches(document: Document, filters: dict[str, Any]) -> bool:
     if filters.get("document") and document.id != filters["document"]:
         return False
     if filters.get("kind") and document.kind.lower() != str(filters["kind"]).lower():
+        return False
+    if filters.get("authority") and (document.authority or "").lower() != str(filters["authority"]).lower():
         return False
     if filters.get("year") is not None and int(filters["year"]) not in document.years:
         return False

@@ -61,6 +61,7 @@ class Document:
     judgements: tuple[Judgement, ...] = ()
     fingerprint: str = ""  # sha256 of the raw file
     paragraph_count: int = -1  # non-heading paragraphs; kept when a header drops the paragraphs
+    aliases: tuple[str, ...] = ()  # the forms of the authority's name the text uses ('London Borough of Barnet')
 
     def __post_init__(self) -> None:
         if self.paragraph_count < 0:
@@ -115,6 +116,7 @@ class Document:
             "date": self.iso_date,
             "year": self.year,
             "authority": self.authority,
+            "aliases": list(self.aliases),
             "period_start": self.period_start,
             "period_end": self.period_end,
             "paragraphs": self.paragraph_count,
@@ -135,6 +137,7 @@ class Passage:
     kind: ParagraphKind = "paragraph"
     sentences: tuple[tuple[int, int], ...] = ()  # sentence (or list item, table row) offsets into text
     position: int = 0  # the paragraph's 1-based position in its document (the page's anchor)
+    label: str = ""  # how a citation names it: 'para 43', 'judgements table', 'summary, 2nd paragraph'
 
     def heading(self, title: str = "") -> str:
         """What the passage sits under: its section heading, the document's title, or what a signature is."""
@@ -173,7 +176,7 @@ class Hit:
         parts = [self.document.title]
         if when:
             parts.append(when)
-        parts.append(f"para {self.passage.paragraph}")
+        parts.append(self.passage.label or f"para {self.passage.paragraph}")
         return ", ".join(parts)
 
 
@@ -184,6 +187,22 @@ class HistoryStep:
     grade: str
     passage_id: str | None
     document_id: str
+    url: str = ""  # the document view at the paragraph holding the grade
+
+
+@dataclass(frozen=True)
+class Row:
+    """One authority's judgement in an answer drawn from several reports."""
+
+    authority: str
+    document_id: str
+    date: str | None  # ISO date of the inspection the grade belongs to
+    area: str
+    grade: str
+    passage_id: str
+    citation: str
+    previous: str | None = None  # the grade it had at its inspection before, for 'who has improved?'
+    url: str = ""  # the document view at the paragraph holding the grade
 
 
 @dataclass(frozen=True)
@@ -202,3 +221,4 @@ class Answer:
     granularity: str = "sentence"  # "span": a part of its sentence; "sentence": the sentence (or a clause)
     sentence_start: int = 0  # the sentence the answer stands in, offsets into the same passage
     sentence_end: int = 0
+    rows: tuple[Row, ...] = ()  # an answer drawn from several reports: one row per authority

@@ -27,6 +27,7 @@ if os.environ.get("CI"):
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
+COUNCILS = ROOT / "tests" / "fixtures" / "councils"  # ten reports of seven fictional councils, and key.json
 
 
 def corpus_file(prefix: str) -> Path:
@@ -65,6 +66,35 @@ def documents():
     from qa.ingest import load_corpus
 
     return {d.id: d for d in load_corpus(CORPUS).documents}
+
+
+@pytest.fixture(scope="session")
+def councils_index(tmp_path_factory, embedder) -> Path:
+    """The bundled Barnet reports and the fixture councils' reports in one index (no manifest for the
+    fixtures: their councils, kinds and dates are read from their text)."""
+    from qa.builder import build
+
+    corpus = tmp_path_factory.mktemp("councils-corpus")
+    for path in [*CORPUS.iterdir(), *COUNCILS.glob("report-*.txt")]:
+        shutil.copy(path, corpus / path.name)
+    folder = tmp_path_factory.mktemp("councils-index")
+    build(corpus, folder, embedder=embedder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def councils(councils_index, embedder):
+    from qa.pipeline import Pipeline
+
+    return Pipeline(councils_index, embedder)
+
+
+@pytest.fixture(scope="session")
+def councils_key() -> dict:
+    """What the fixture reports say, written with them: each council's forms of name and each report's grades."""
+    import json
+
+    return json.loads((COUNCILS / "key.json").read_text(encoding="utf-8"))
 
 
 def free_port() -> int:

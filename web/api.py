@@ -35,6 +35,9 @@ class Filters(BaseModel):
     kind: Optional[StrictStr] = Field(None, max_length=50,
                                       description="inspection, focused visit, monitoring visit, letter, news")
     document: Optional[StrictStr] = Field(None, max_length=200, description="a document id from /api/documents")
+    authority: Optional[StrictStr] = Field(None, max_length=200,
+                                           description="an authority from /api/authorities, by its name or any alias "
+                                                       "('Barnet', 'London Borough of Barnet')")
 
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
@@ -70,7 +73,9 @@ class DocumentRef(BaseModel):
     kind: str
     date: Optional[str] = Field(None, description="ISO YYYY-MM-DD, or null when unknown")
     year: Optional[int] = None
-    authority: Optional[str] = None
+    authority: Optional[str] = Field(None, description="the canonical authority whose report it is")
+    period_start: Optional[str] = Field(None, description="ISO date: the inspection or visit it concerns began")
+    period_end: Optional[str] = Field(None, description="ISO date: the inspection or visit it concerns ended")
 
 
 class PassageReply(BaseModel):
@@ -81,7 +86,8 @@ class PassageReply(BaseModel):
     document: DocumentRef
     paragraph: int = Field(..., description="the report's paragraph number, else the paragraph's position (1-based)")
     section: Optional[str] = None
-    citation: str
+    citation: str = Field(..., description="title, date, and 'para N' where the report numbers the paragraph, "
+                                           "else where it stands: 'judgements table', 'summary, 2nd paragraph'")
     url: str = Field(..., description="the document view at this paragraph")
 
 
@@ -91,6 +97,7 @@ class HistoryStepReply(BaseModel):
     grade: str
     passage_id: Optional[str]
     document_id: str
+    url: Optional[str] = Field(None, description="the document view at the paragraph holding the grade")
 
 
 class SentenceReply(BaseModel):
@@ -99,12 +106,25 @@ class SentenceReply(BaseModel):
     end: int
 
 
+class RowReply(BaseModel):
+    authority: str = Field(..., description="canonical authority name")
+    document_id: str
+    date: Optional[str] = Field(None, description="ISO date of the inspection the grade belongs to")
+    area: str = Field(..., description="the judgement area: 'care leavers', 'overall effectiveness', ...")
+    grade: str
+    passage_id: str = Field(..., description="the passage that holds the grade (GET /api/documents/<id> shows it)")
+    citation: str
+    previous: Optional[str] = Field(None, description="the grade at the inspection before, for questions about "
+                                                      "improvement or decline")
+    url: Optional[str] = Field(None, description="the document view at the paragraph holding the grade")
+
+
 class AnswerReply(BaseModel):
-    text: str
+    text: str = Field(..., description="the answer; for an answer with rows, a readable summary of them")
     confidence: float = Field(..., ge=0, le=1, description="probability that the answer shown is right (F1 >= 0.5 "
                                                           "or it contains a right answer), fitted out of sample")
     passage_id: str
-    start: int = Field(..., description="passage.text[start:end] == text")
+    start: int = Field(..., description="passage.text[start:end] == text (with rows: the first row's grade)")
     end: int
     type: str
     granularity: Optional[Literal["span", "sentence"]] = Field(
@@ -113,6 +133,10 @@ class AnswerReply(BaseModel):
     sentence: Optional[SentenceReply] = Field(None, description="the sentence the answer stands in, offsets into "
                                                                 "the same passage")
     history: Optional[list[HistoryStepReply]] = None
+    authority: Optional[str] = Field(None, description="the canonical authority whose report the answer comes from")
+    rows: Optional[list[RowReply]] = Field(None, description="an answer drawn from several reports: a grade for each "
+                                                             "authority in scope, or the authorities that fit a "
+                                                             "question across reports, one cited row each")
 
 
 class SearchedFor(BaseModel):
@@ -131,6 +155,8 @@ class AskReply(BaseModel):
     filters_relaxed: Optional[list[str]] = Field(None, description="question filters dropped because no report matched")
     searched_for: Optional[list[SearchedFor]] = Field(
         None, description="everyday phrases of the question the reports never use, and the reports' terms searched for")
+    notice: Optional[str] = Field(None, description="why there is no answer, when the reports can say: 'No reports "
+                                                    "for Leeds in this collection.', 'No council ... was judged ...'")
 
 
 class Health(BaseModel):
@@ -147,7 +173,8 @@ class DocumentSummary(BaseModel):
     kind: str
     date: Optional[str]
     year: Optional[int]
-    authority: Optional[str]
+    authority: Optional[str] = Field(None, description="canonical authority name")
+    aliases: list[str] = Field(default_factory=list, description="the forms of the authority's name the text uses")
     period_start: Optional[str]
     period_end: Optional[str]
     paragraphs: int
@@ -170,6 +197,24 @@ class DocumentDetail(DocumentSummary):
     source: str
     paragraphs: list[ParagraphReply]  # type: ignore[assignment]
     judgements: list[dict[str, Any]]
+
+
+class AuthorityDocument(BaseModel):
+    id: str
+    title: str
+    kind: str
+    date: Optional[str]
+    year: Optional[int]
+
+
+class AuthorityReply(BaseModel):
+    name: str = Field(..., description="canonical name: 'Barnet'")
+    aliases: list[str] = Field(..., description="every form the reports use: 'London Borough of Barnet'")
+    documents: list[AuthorityDocument] = Field(..., description="its reports, newest first")
+
+
+class AuthorityList(BaseModel):
+    authorities: list[AuthorityReply]
 
 
 class GlossaryTerm(BaseModel):
@@ -195,6 +240,8 @@ ROUTES = (
     ("get", "/api/health", "Service status", None, Health, (503,)),
     ("get", "/api/documents", "Documents in the index", None, DocumentList, (503,)),
     ("get", "/api/documents/{document_id}", "One document with its paragraphs", None, DocumentDetail, (404, 503)),
+    ("get", "/api/authorities", "The authorities the reports cover, with their aliases and reports", None,
+     AuthorityList, (503,)),
     ("get", "/api/glossary", "Abbreviations the reports define, with what they stand for", None, GlossaryReply, (503,)),
 )
 
@@ -296,6 +343,11 @@ def document(document_id: str) -> Response:
     if found is None:
         raise ApiError(404, "document_not_found", f"no document {document_id!r}; see GET /api/documents")
     return jsonify(found)
+
+
+@api.get("/authorities")
+def authorities() -> Response:
+    return jsonify({"authorities": _pipeline().authorities()})
 
 
 @api.get("/glossary")

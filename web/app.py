@@ -79,7 +79,8 @@ def create_app(test_config: dict[str, Any] | None = None, pipeline=None, index_d
         documents = pipeline.documents() if pipeline else []
         years = sorted({d["year"] for d in documents if d.get("year")}, reverse=True)
         kinds = sorted({d["kind"] for d in documents})
-        return render_template("index.html", years=years, kinds=kinds)
+        authorities = [a["name"] for a in pipeline.authorities()] if pipeline else []
+        return render_template("index.html", years=years, kinds=kinds, authorities=authorities)
 
     @app.get("/documents/<path:document_id>")
     def document_view(document_id: str) -> str:

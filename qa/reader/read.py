@@ -18,13 +18,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa import answer as structured
+from qa import across
 from qa.reader import features as F
 from qa.reader.model import ReaderModel
 from qa.reader.narrow import span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
 
-SPAN_ANSWERS = ("grade", "expansion", "date")  # structured answers that are spans, not sentences
+SPAN_ANSWERS = ("grade", "expansion", "date", "rows")  # structured answers that are spans, not sentences
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Reading:
     answer: Answer | None
     hit: Hit | None
     accepted: bool
+    notice: str | None = None  # what a reader should know when nothing fits ('No council ... was judged ...')
 
 
 class Reader:
@@ -47,6 +49,12 @@ class Reader:
         return cls(ReaderModel.load())
 
     def read(self, ctx: Context) -> Reading:
+        if ctx.question.across is not None:  # 'Which councils were rated inadequate?': the judgement data answers
+            result = across.across_answer(ctx, ctx.question.across)
+            if result.answer is None:
+                return Reading(None, None, False, result.notice)
+            answer, hit = self.decide(ctx, gather(ctx), result.answer)
+            return Reading(answer, hit, answer.confidence >= self.model.threshold)
         found = self.best(ctx)
         if found is None:
             return Reading(None, None, False)

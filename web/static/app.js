@@ -87,7 +87,7 @@ function renderAnswer(reply) {
     answerBox.className = "answer";
     answerBox.append(withAbbreviations(el("p", "text"), reply.answer.text));
     const sentence = reply.answer.sentence;
-    if (sentence && reply.answer.granularity === "span" && sentence.text !== reply.answer.text) {
+    if (sentence && reply.answer.granularity === "span" && sentence.text !== reply.answer.text && !reply.answer.rows) {
       // the sentence the answer was read from, the answer marked inside it
       const from = el("p", "in-sentence");
       const a = reply.answer.start - sentence.start, b = reply.answer.end - sentence.start;
@@ -96,6 +96,10 @@ function renderAnswer(reply) {
       withAbbreviations(from, sentence.text.slice(b));
       answerBox.append(from);
     }
+    if (reply.answer.authority) {
+      answerBox.append(el("p", "authority", `From ${reply.answer.authority}'s report`));
+    }
+    if (reply.answer.rows && reply.answer.rows.length) answerBox.append(rowsTable(reply.answer.rows));
     const pct = Math.round(reply.answer.confidence * 100);
     answerBox.append(el("p", "confidence", `Confidence: ${confidenceWords(reply.answer.confidence)} (${pct}%)`));
     if (reply.answer.history && reply.answer.history.length > 1) {
@@ -104,16 +108,17 @@ function renderAnswer(reply) {
         const item = el("li", "", `${step.year}: ${step.grade}`);
         list.append(item);
       }
-      answerBox.append(el("p", "confidence", "Across the reports:"), list);
+      answerBox.append(el("p", "confidence", "Across the reports:"), timeline(reply.answer.history), list);
     }
   } else {
     answerBox.className = "answer not-found";
     answerBox.append(el("p", "text", "Not found in the reports"));
     let note = "No passage answers this confidently. The closest passages are below.";
+    if (reply.notice) note = reply.notice;
     if (reply.filters_relaxed) {
-      const names = {year: "year", date_from: "period", date_to: "period", kind: "kind of report"};
+      const names = {year: "year", date_from: "period", date_to: "period", kind: "kind of report", authority: "council"};
       const asked = `the ${[...new Set(reply.filters_relaxed.map((key) => names[key] || key))].join(" and ")} asked about`;
-      note = `No report covers ${asked}. The closest passages from other reports are below.`;
+      note = `${reply.notice || `No report covers ${asked}.`} The closest passages from other reports are below.`;
     }
     answerBox.append(el("p", "confidence", note));
   }
@@ -121,6 +126,68 @@ function renderAnswer(reply) {
     const said = reply.searched_for.map((b) => `${b.terms.map((t) => `“${t}”`).join(" or ")} for “${b.asked}”`);
     answerBox.append(el("p", "searched", `The reports' own words were searched too: ${said.join("; ")}.`));
   }
+}
+
+// an answer drawn from several reports: one row per authority, each grade linked to its paragraph
+function rowsTable(rows) {
+  const table = el("table", "rows");
+  const head = el("tr");
+  for (const title of ["Authority", "Judgement", "Grade", "Inspection", "Source"]) head.append(el("th", "", title));
+  table.append(el("thead"));
+  table.tHead.append(head);
+  const body = el("tbody");
+  for (const row of rows) {
+    const tr = el("tr");
+    tr.append(el("td", "", row.authority), el("td", "", row.area));
+    tr.append(el("td", "grade", row.previous ? `${row.previous} → ${row.grade}` : row.grade));
+    tr.append(el("td", "", row.date || ""));
+    const cell = el("td");
+    const link = el("a", "", row.citation);
+    link.href = row.url || `/documents/${row.document_id}`;
+    cell.append(link);
+    tr.append(cell);
+    body.append(tr);
+  }
+  table.append(body);
+  return table;
+}
+
+// a grade's history as a small inline SVG timeline: best grade at the top, each point a link to its paragraph
+const GRADE_ORDER = ["Outstanding", "Good", "Requires improvement to be good", "Inadequate"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function timeline(history) {
+  const width = 520, left = 190, right = 20, top = 14, step = 26;
+  const height = top * 2 + step * (GRADE_ORDER.length - 1) + 18;
+  const chart = svg("svg", {class: "timeline", viewBox: `0 0 ${width} ${height}`, role: "img",
+                            "aria-label": history.map((s) => `${s.year}: ${s.grade}`).join(", ")});
+  GRADE_ORDER.forEach((grade, i) => {
+    const y = top + i * step;
+    chart.append(svg("text", {x: left - 8, y: y + 4, "text-anchor": "end", class: "axis"},
+                     grade.replace(" to be good", "")));
+    chart.append(svg("line", {x1: left, x2: width - right, y1: y, y2: y, class: "grid"}));
+  });
+  const years = history.map((s) => s.year);
+  const low = Math.min(...years), high = Math.max(...years);
+  const x = (year) => high === low ? (left + width - right) / 2 : left + 12 + (year - low) / (high - low) * (width - right - left - 24);
+  const y = (grade) => top + Math.max(0, GRADE_ORDER.indexOf(grade)) * step;
+  const points = history.map((s) => `${x(s.year)},${y(s.grade)}`).join(" ");
+  chart.append(svg("polyline", {points, class: "trend"}));
+  for (const s of history) {
+    const link = svg("a", {href: s.url || `/documents/${s.document_id}`, class: "point"});
+    link.append(svg("circle", {cx: x(s.year), cy: y(s.grade), r: 6}));
+    link.append(svg("title", {}, `${s.year}: ${s.grade}`));
+    chart.append(link);
+    chart.append(svg("text", {x: x(s.year), y: height - 4, "text-anchor": "middle", class: "axis"}, String(s.year)));
+  }
+  return chart;
 }
 
 function renderPassages(reply) {
@@ -143,8 +210,10 @@ async function ask(question) {
   const filters = {};
   const year = document.getElementById("year").value;
   const kind = document.getElementById("kind").value;
+  const authority = document.getElementById("authority");
   if (year) filters.year = parseInt(year, 10);
   if (kind) filters.kind = kind;
+  if (authority && authority.value) filters.authority = authority.value;
   button.disabled = true;
   statusLine.textContent = "Searching the reports…";
   try {
