@@ -75,7 +75,7 @@ def extract_kind(raw: str, blocks: list[Block], web_page: bool) -> str:
     head = raw[:3000].lower()
     title = next((b.text.lower() for b in blocks[:8] if b.kind == "heading"), "")
     if re.match(r"(?:inspection of|.{0,40}\binspection of local authority children)", title) \
-            and "visit" not in title and not re.search(r"^\s*dear\s", head, re.M):
+            and "visit" not in title and not re.search(r"^\s*dear\s|to the children and young people", head, re.M):
         return "inspection"  # a report titled as an inspection, whatever visits its summary mentions
     if "focused visit" in head:
         return "focused visit"

@@ -58,7 +58,7 @@ def test_ask_see_answer_open_citation_land_on_paragraph(browser, server):
     mark = wait_for(browser, ".passage mark")  # the answer highlighted inside its passage
     assert mark.text == "Good"
     citation = browser.find_element(By.CSS_SELECTOR, ".passage .cite a")
-    assert "June 2024" in citation.text and "para" in citation.text
+    assert "June 2024" in citation.text and citation.text.endswith("judgements table")  # the table has no number
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "answer.png"))
     browser.set_window_size(390, 844)  # phone width: nothing wider than the screen
@@ -142,6 +142,51 @@ def test_a_year_no_report_covers_is_said_so(browser, server):
     wait_for(browser, "#answer.not-found .text")
     assert "No report covers the year asked about" in browser.find_element(By.CSS_SELECTOR, "#answer .confidence").text
     assert browser.find_elements(By.CSS_SELECTOR, ".passage")
+
+
+@pytest.fixture(scope="module")
+def councils_page(councils_index):
+    process, base = start_server(councils_index)
+    yield base
+    stop_server(process)
+
+
+def test_many_councils_rows_a_chosen_council_and_its_grade_timeline(browser, councils_page):
+    """With several councils, the page offers them; a grade question with none chosen shows a row per council,
+    each linked to its judgements table; choosing one shows its grade, whose report it is, and its history as
+    a timeline whose points open the paragraphs that hold the grades."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(councils_page + "/")
+    choice = Select(browser.find_element(By.ID, "authority"))
+    names = [o.text for o in choice.options][1:]
+    assert "Barnet" in names and "Fernleigh" in names and len(names) == 8
+    browser.find_element(By.ID, "question").send_keys("How were care leavers rated?", Keys.ENTER)
+    wait_for(browser, "#answer table.rows")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#answer table.rows tbody tr")
+    assert len(rows) == 7  # Hallowby's only report, a focused visit, grades nothing
+    first = rows[0].find_elements(By.TAG_NAME, "td")
+    assert first[0].text == "Aldermouth" and first[4].text.endswith("judgements table")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "councils-rows.png"))
+    choice.select_by_visible_text("Fernleigh")
+    browser.find_element(By.ID, "ask-button").click()
+    wait_for(browser, "#answer .authority")
+    assert browser.find_element(By.CSS_SELECTOR, "#answer .text").text == "Requires improvement to be good"
+    assert browser.find_element(By.CSS_SELECTOR, "#answer .authority").text == "From Fernleigh's report"
+    points = browser.find_elements(By.CSS_SELECTOR, "#answer svg.timeline a")
+    assert len(points) == 2
+    browser.save_screenshot(str(ARTIFACTS / "councils-timeline.png"))
+    browser.set_window_size(390, 844)
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 400
+    browser.set_window_size(1200, 900)
+    href = points[-1].get_dom_attribute("href")
+    browser.get(href if href.startswith("http") else councils_page + href)
+    wait_for(browser, "article.document")
+    target = browser.find_element(By.ID, href.split("#", 1)[1])
+    assert "care leavers" in target.text and "Requires improvement to be good" in target.text
 
 
 @pytest.fixture(scope="module")

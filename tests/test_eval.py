@@ -16,6 +16,7 @@ from eval.runner import FLOORS_FILE, check_floors, evaluate, load_gold, render, 
 ROOT = Path(__file__).resolve().parent.parent
 GOLD = ROOT / "eval" / "gold.jsonl"
 FRESH = ROOT / "eval" / "fresh.jsonl"
+COUNCILS = ROOT / "tests" / "fixtures" / "councils"
 
 
 def test_gold_file_is_well_formed_and_grounded(documents):
@@ -53,9 +54,16 @@ def test_every_other_question_set_is_well_formed_and_grounded(documents, path):
     assert len(items) >= 40 and len({i.id for i in items}) == len(items)
     assert sum(1 for i in items if not i.answers) >= 10
     assert not {i.id for i in items} & {i.id for i in load_gold(GOLD)}
+    folders = {d: ROOT / "corpus" for d in documents}
+    if "councils" in path:  # written over the bundled reports and the fixture councils' reports together
+        from qa.ingest import load_corpus
+
+        fixtures = {d.id: d for d in load_corpus(COUNCILS).documents}
+        documents = documents | fixtures
+        folders |= {d: COUNCILS for d in fixtures}
     by_year: dict = {}
     for d in documents.values():
-        by_year[d.year] = by_year.get(d.year, "") + "\n" + (ROOT / "corpus" / f"{d.id}.txt").read_text(encoding="utf-8")
+        by_year[d.year] = by_year.get(d.year, "") + "\n" + (folders[d.id] / f"{d.id}.txt").read_text(encoding="utf-8")
     # an answer may be said in several reports, and copied from the file as published or as cleaned
     everything = normalise_answer(" ".join(by_year.values())) + " " + normalise_answer(
         " ".join(d.text for d in documents.values()))
@@ -64,9 +72,15 @@ def test_every_other_question_set_is_well_formed_and_grounded(documents, path):
             assert item.evidence == ""
             continue
         cleaned = " ".join(d.text for d in documents.values() if d.year == item.year)
-        assert _squash(item.evidence) in _squash(by_year[item.year]) + _squash(cleaned), item.id
-        for answer in item.answers:
-            assert normalise_answer(answer) in everything, (item.id, answer)
+        assert _squash(item.evidence) in _squash(by_year.get(item.year, "")) + _squash(cleaned), item.id
+        found = [normalise_answer(answer) in everything for answer in item.answers]
+        if "councils" not in path:
+            assert all(found), (item.id, item.answers)
+        elif item.kind == "across":  # council names (or a count) gathered from several reports' judgements
+            assert all(w in everything for a in item.answers for w in normalise_answer(a).split() if not w.isdigit()
+                       and w not in ("and", "two", "three", "four", "one", "none")), item.id
+        else:  # one acceptable form at least is the reports' own ('Good'; 'Yes, Good' beside it)
+            assert any(found), (item.id, item.answers)
 
 
 def test_the_untouched_batches_are_never_fitted_on():

@@ -38,7 +38,7 @@ def test_the_report_a_question_is_set_in_leaves_the_retrieval_query():
 
 def test_the_kind_of_report_named_in_the_question_is_a_filter(pipeline):
     reply = pipeline.ask("According to the news article, when had Barnet last been inspected?")
-    assert reply["filters_applied"] == {"kind": "news"}
+    assert reply["filters_applied"] == {"kind": "news", "authority": "Barnet"}
     assert all(p["document"]["kind"] == "news" for p in reply["passages"])
     assert reply["answer"] and reply["answer"]["text"] == "2012"
 

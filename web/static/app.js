@@ -85,7 +85,8 @@ function renderAnswer(reply) {
   answerBox.hidden = false;
   if (reply.answer) {
     answerBox.className = "answer";
-    answerBox.append(withAbbreviations(el("p", "text"), reply.answer.text));
+    const rowsAnswer = reply.answer.rows && reply.answer.rows.length;
+    answerBox.append(withAbbreviations(el("p", rowsAnswer ? "text summary" : "text"), reply.answer.text));
     const sentence = reply.answer.sentence;
     if (sentence && reply.answer.granularity === "span" && sentence.text !== reply.answer.text && !reply.answer.rows) {
       // the sentence the answer was read from, the answer marked inside it
