@@ -43,6 +43,11 @@ BELOW = re.compile(r"\b(?:below|less\s+than|worse\s+than|not(?:\s+yet)?|short\s+
 EVER = re.compile(r"\b(?:ever|at\s+any\s+(?:time|point)|at\s+some\s+point|in\s+the\s+past|previously|once)\b", re.I)
 RANK = {grade: i for i, grade in enumerate(GRADES)}  # 0 is best
 ACROSS_SCORE = 1.5  # the judgement data itself, on the grade answers' scale
+# How sure an answer across councils is. The sentence reader's confidence model has never seen one (no training
+# question asks across councils), so it is not asked: its features describe a sentence, not a table look-up.
+# Grade answers read from the same tables were right for 40 of 40 training questions (2026-12-03); a question
+# across councils has more to parse (which grades, which area, latest or ever), so it is promised a little less.
+CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,10 @@ class Reader:
             result = across.across_answer(ctx, ctx.question.across)
             if result.answer is None:
                 return Reading(None, None, False, result.notice)
-            answer, hit = self.decide(ctx, gather(ctx), result.answer)
-            return Reading(answer, hit, answer.confidence >= self.model.threshold)
+            answer, hit = result.answer
+            a, b = _sentence_around(hit, answer.start, answer.end)
+            answer = replace(answer, confidence=across.CONFIDENCE, granularity="span", sentence_start=a, sentence_end=b)
+            return Reading(answer, hit, True)
         found = self.best(ctx)
         if found is None:
             return Reading(None, None, False)
