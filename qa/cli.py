@@ -97,6 +97,29 @@ def _print_reply(reply: dict) -> None:
         print(textwrap.indent(textwrap.fill(passage["text"], 100), "    "))
 
 
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    from qa.store import Store, write_gold
+
+    rows = Store().feedback()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            count = write_gold(rows, handle)
+        print(f"wrote {count} questions from {len(rows)} feedback rows to {args.out}", file=sys.stderr)
+    else:
+        write_gold(rows, sys.stdout)
+    return 0
+
+
+def cmd_insights(args: argparse.Namespace) -> int:
+    from qa.insights import insights, render
+    from qa.pipeline import Pipeline
+    from qa.store import Store
+
+    found = insights(Store(), Pipeline(Path(args.index)), top=args.top)
+    print(json.dumps(found, ensure_ascii=False, indent=2) if args.json else render(found))
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Pipeline
 
@@ -212,6 +235,26 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--gold", action="append", metavar="FILE",
                    help="a question set to fit on (repeatable; default every eval/*.jsonl but eval/unseen-*)")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("feedback", help="staff feedback kept by `qa serve`",
+                       description="Feedback on answers from the page and POST /api/feedback, kept in "
+                                   "$QA_DATA/qa.sqlite3 (default var/).")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    e = actions.add_parser("export", help="write the feedback as gold Q&A pairs",
+                           description="Write feedback in the gold format (../shared/CONTRACT.md): a sentence or span "
+                                       "picked as the right answer becomes the answer, 'not in these reports' an "
+                                       "unanswerable question, an answer marked right stays as given. `qa eval --gold "
+                                       "FILE` scores it; `qa calibrate --gold FILE` fits on it.")
+    e.add_argument("--out", metavar="FILE", help="write to FILE (default: standard output)")
+    e.set_defaults(func=cmd_feedback_export)
+
+    p = with_index(sub.add_parser("insights", help="what the question log and feedback say",
+                                  description="The most-asked questions, those abstained on, answers marked wrong, "
+                                              "and the words people ask with that the reports never use, with the "
+                                              "report terms nearest them: candidate lines for qa/synonyms.txt."))
+    p.add_argument("--top", type=int, default=10, metavar="N", help="items per list (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_insights)
     return root
 
 

@@ -249,6 +249,15 @@ class Index:
             self._authorities = sorted({d.authority for d in self.documents.values() if d.authority})
         return self._authorities
 
+    def passage_by_id(self, passage_id: str) -> tuple[int, Passage] | None:
+        """The row and passage with this id ('p-<document id>-<position>'), or None."""
+        for document_id, rows in self.document_rows.items():
+            if passage_id.startswith(f"p-{document_id}-"):
+                for row in rows.tolist():
+                    if self.passages[row].id == passage_id:
+                        return row, self.passages[row]
+        return None
+
     def registry(self) -> Registry:
         """The councils the corpus covers, with the forms of their names and their documents."""
         if not hasattr(self, "_registry"):

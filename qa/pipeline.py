@@ -235,6 +235,7 @@ def _hit_json(hit: Hit, rank: int) -> dict[str, Any]:
         "section": hit.passage.section,
         "citation": hit.citation,
         "url": f"/documents/{document.id}#{_anchor(hit)}",
+        "sentences": [list(span) for span in hit.passage.sentences],
     }
 
 

@@ -16,6 +16,8 @@ import requests
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# feedback and the question log go to a folder of this test run, never the project's var/
+os.environ["QA_DATA"] = tempfile.mkdtemp(prefix="qa-data-")
 
 # CI runs the property tests on a fixed sequence of examples, so a landing never hangs on a lucky draw;
 # locally they explore new examples each run.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import ROOT, start_server, stop_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -187,6 +187,64 @@ def test_many_councils_rows_a_chosen_council_and_its_grade_timeline(browser, cou
     wait_for(browser, "article.document")
     target = browser.find_element(By.ID, href.split("#", 1)[1])
     assert "care leavers" in target.text and "Requires improvement to be good" in target.text
+
+
+@pytest.fixture(scope="module")
+def feedback_page(index_dir, tmp_path_factory):
+    data = tmp_path_factory.mktemp("page-feedback")
+    process, base = start_server(index_dir, {"QA_DATA": str(data)})
+    yield base, data
+    stop_server(process)
+
+
+def exported(data) -> dict[str, dict]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "qa", "feedback", "export"], cwd=ROOT, check=True, text=True,
+                         capture_output=True, env=os.environ | {"QA_DATA": str(data)}).stdout
+    return {item["question"]: item for item in map(json.loads, out.splitlines())}
+
+
+def test_marking_an_answer_wrong_and_picking_the_sentence_that_answers_becomes_gold(browser, feedback_page):
+    """Wrong, then a sentence picked in the passages (by keyboard): `qa feedback export` holds the question with
+    that sentence as its answer. 'Not in these reports' exports the question as unanswerable."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, data = feedback_page
+    browser.get(base + "/")
+    question = "Which team supports young people when they leave care?"
+    browser.find_element(By.ID, "question").send_keys(question, Keys.ENTER)
+    wait_for(browser, "#answer .feedback")
+    browser.find_element(By.XPATH, "//div[@class='feedback']/button[text()='Wrong' or text()='Pick the answer']").click()
+    sentences = browser.find_elements(By.CSS_SELECTOR, ".picking .pick")
+    assert len(sentences) > 3
+    chosen = sentences[2]
+    picked = chosen.text
+    assert browser.switch_to.active_element == sentences[0]  # the first sentence has the focus: Tab moves on
+    chosen.send_keys(Keys.ENTER)
+    status = wait_for(browser, "#answer .feedback-status")
+    WebDriverWait(browser, 20).until(lambda d: "recorded" in status.text)
+    assert status.text == "Thank you: recorded."
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "feedback.png"))
+    item = exported(data)[question]
+    assert item["answers"] == [picked.strip()] and item["evidence"] == picked.strip()
+
+    browser.get(base + "/")
+    question = "Who looks after kids when their parents are in hospital?"
+    browser.find_element(By.ID, "question").send_keys(question, Keys.ENTER)
+    wait_for(browser, "#answer .feedback")
+    browser.find_element(By.XPATH, "//div[@class='feedback']/button[text()='Wrong' or text()='Pick the answer']").click()
+    browser.find_element(By.CSS_SELECTOR, ".feedback button.none").click()
+    WebDriverWait(browser, 20).until(lambda d: "recorded" in d.find_element(By.CSS_SELECTOR, ".feedback-status").text)
+    item = exported(data)[question]
+    assert item["answers"] == [] and item["evidence"] == ""
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import logging
 import os
 import hmac
 from datetime import date
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, field_validator
@@ -27,6 +27,9 @@ class ApiError(Exception):
 
 # ---------------------------------------------------------------- models (the OpenAPI schemas come from these)
 
+QUESTION_PATTERN = r"^[^\x00]*\S[^\x00]*$"  # something besides white space, and no NUL character
+
+
 class Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
     year: Optional[StrictInt] = Field(None, ge=1900, le=2100, description="only reports about this year")
@@ -39,6 +42,13 @@ class Filters(BaseModel):
                                            description="an authority from /api/authorities, by its name or any alias "
                                                        "('Barnet', 'London Borough of Barnet')")
 
+    @field_validator("year", mode="before")
+    @classmethod
+    def whole_year(cls, value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
     @field_validator("date_from", "date_to", mode="before")
     @classmethod
     def iso_only(cls, value: Any) -> Any:
@@ -50,9 +60,18 @@ class Filters(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "example": {"question": "How were care leavers rated in 2024?", "top_k": 5, "filters": {"year": 2024}}})
-    question: StrictStr = Field(..., description=f"1 to {MAX_QUESTION_CHARS} characters after trimming")
+    question: StrictStr = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, pattern=QUESTION_PATTERN,
+                                description=f"1 to {MAX_QUESTION_CHARS} characters, not all white space, no NUL")
     top_k: StrictInt = Field(5, ge=1, le=MAX_TOP_K, description="passages to return")
     filters: Optional[Filters] = None
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def whole_number(cls, value: Any) -> Any:
+        """JSON Schema's integer includes 17.0: a whole-number float is taken as that integer."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
 
     @field_validator("question")
     @classmethod
@@ -89,6 +108,8 @@ class PassageReply(BaseModel):
     citation: str = Field(..., description="title, date, and 'para N' where the report numbers the paragraph, "
                                            "else where it stands: 'judgements table', 'summary, 2nd paragraph'")
     url: str = Field(..., description="the document view at this paragraph")
+    sentences: Optional[list[list[int]]] = Field(None, description="[start, end] of each sentence (list item, table "
+                                                                   "row) in text: what a person can pick as the answer")
 
 
 class HistoryStepReply(BaseModel):
@@ -226,6 +247,51 @@ class GlossaryReply(BaseModel):
     terms: list[GlossaryTerm]
 
 
+class AnswerGiven(BaseModel):
+    """The answer as the reply gave it: its text, and where it stood (clients may send the whole answer)."""
+    model_config = ConfigDict(extra="ignore")
+    text: StrictStr = Field(..., max_length=5000)
+    passage_id: Optional[StrictStr] = Field(None, max_length=300)
+    start: Optional[StrictInt] = Field(None, ge=0)
+    end: Optional[StrictInt] = Field(None, ge=0)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "example": {"question": "Who runs the school for children in care?", "answer": "Social workers",
+                    "verdict": "wrong", "passage_id": "p-<document id>-<position>", "start": 0, "end": 120},
+        # offsets mean nothing without their passage; a passage alone means the whole of it answers
+        "dependentRequired": {"start": ["passage_id", "end"], "end": ["passage_id", "start"]}})
+    question: StrictStr = Field(..., min_length=1, max_length=MAX_QUESTION_CHARS, pattern=QUESTION_PATTERN,
+                                description=f"the question as asked, 1 to {MAX_QUESTION_CHARS} characters")
+    answer: Optional[Union[StrictStr, AnswerGiven]] = Field(
+        None, description="the answer as given: its text, or the reply's answer object")
+    verdict: Literal["right", "wrong", "not_in_reports"] = Field(
+        ..., description="'right': the answer is right; 'wrong': it is not (with passage_id/start/end: this is "
+                         "what answers); 'not_in_reports': the reports do not answer the question")
+    # absent rather than null: offsets mean nothing without their passage (the schema's dependentRequired)
+    passage_id: StrictStr = Field(None, max_length=300, description="the passage that does answer",  # type: ignore[assignment]
+                                  json_schema_extra=_no_default)
+    start: StrictInt = Field(None, ge=0, description="offsets of the sentence or span that answers, into that "  # type: ignore[assignment]
+                                                    "passage's text; both absent: the whole passage",
+                             json_schema_extra=_no_default)
+    end: StrictInt = Field(None, ge=0, json_schema_extra=_no_default)  # type: ignore[assignment]
+    note: Optional[StrictStr] = Field(None, max_length=2000)
+
+    @field_validator("question")
+    @classmethod
+    def question_length(cls, value: str) -> str:
+        return AskRequest.question_length(value)
+
+
+class FeedbackReply(BaseModel):
+    id: int = Field(..., description="the stored row's id")
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -235,8 +301,10 @@ class ErrorReply(BaseModel):
     error: ErrorBody
 
 
-ROUTES = (
+ROUTES = (  # method, path, summary, request model, reply model, error statuses (success is 200, 201 for POST /api/feedback)
     ("post", "/api/ask", "Answer a question from the reports", AskRequest, AskReply, (400, 413, 415, 503)),
+    ("post", "/api/feedback", "Say whether an answer was right, and what does answer", FeedbackRequest, FeedbackReply,
+     (400, 404, 413, 415, 503)),
     ("get", "/api/health", "Service status", None, Health, (503,)),
     ("get", "/api/documents", "Documents in the index", None, DocumentList, (503,)),
     ("get", "/api/documents/{document_id}", "One document with its paragraphs", None, DocumentDetail, (404, 503)),
@@ -259,9 +327,11 @@ def openapi_document() -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     for method, path, summary, body, reply, errors in ROUTES:
+        success = "201" if path == "/api/feedback" else "200"
         operation: dict[str, Any] = {
             "summary": summary,
-            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref(reply)}}}},
+            "responses": {success: {"description": "Created" if success == "201" else "OK",
+                                    "content": {"application/json": {"schema": ref(reply)}}}},
         }
         for status in errors:
             operation["responses"][str(status)] = {
@@ -298,6 +368,8 @@ def _describe(error: ValidationError) -> str:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
+        elif item["type"] == "string_pattern_mismatch":
+            message = "must not be empty or only white space, and must not contain NUL characters"
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
 
@@ -324,7 +396,81 @@ def ask() -> Response:
         reply = pipeline.ask(parsed.question, top_k=parsed.top_k, filters=filters)
     except ValueError as exc:
         raise ApiError(400, "invalid_request", str(exc)) from None
+    store = current_app.config.get("STORE")
+    if store is not None:
+        try:
+            store.log_question(reply, pipeline.index.version)
+        except Exception:  # the log never costs a user their answer
+            log.exception("could not log the question")
     return jsonify(reply)
+
+
+def _json_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the request body must be a JSON object")
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ApiError(400, "invalid_request", _describe(exc)) from None
+
+
+@api.post("/feedback")
+def feedback() -> Response:
+    """Store a verdict on an answer. Offsets are checked against the passage; a bad one is a 400, never stored."""
+    from qa.store import Feedback
+
+    parsed = _json_body(FeedbackRequest)
+    store = current_app.config.get("STORE")
+    if store is None:
+        raise ApiError(503, "store_unavailable", current_app.config.get("STORE_ERROR", "feedback is not being kept"))
+    pipeline = _pipeline()
+    given = AnswerGiven(text=parsed.answer) if isinstance(parsed.answer, str) else parsed.answer
+    picked = evidence = document_id = year = None
+    if (parsed.start is None) != (parsed.end is None) or (parsed.start is not None and parsed.passage_id is None):
+        raise ApiError(400, "invalid_feedback", "start and end go together, with the passage_id they index")
+    if parsed.passage_id is not None:
+        found = pipeline.index.passage_by_id(parsed.passage_id)
+        if found is None:
+            raise ApiError(404, "passage_not_found", f"no passage {parsed.passage_id!r} in the current index")
+        _, passage = found
+        if parsed.start is None:  # 'this answers it' on a passage: the whole of it
+            parsed = parsed.model_copy(update={"start": 0, "end": len(passage.text)})
+        if not 0 <= parsed.start < parsed.end <= len(passage.text):
+            raise ApiError(400, "invalid_offsets",
+                           f"start and end must satisfy 0 <= start < end <= {len(passage.text)} for this passage")
+        picked = evidence = passage.text[parsed.start:parsed.end].strip()
+        if not picked:
+            raise ApiError(400, "invalid_offsets", "the offsets pick only white space")
+        document = pipeline.index.documents[passage.document_id]
+        document_id, year = document.id, document.year
+    elif given is not None and given.passage_id:
+        found = pipeline.index.passage_by_id(given.passage_id)
+        if found is not None:
+            _, passage = found
+            document = pipeline.index.documents[passage.document_id]
+            document_id, year = document.id, document.year
+            if given.start is not None and given.end is not None and passage.text[given.start:given.end] == given.text:
+                evidence = _sentence_of(passage, given.start, given.end)
+    row = Feedback(question=parsed.question, verdict=parsed.verdict, answer_text=given.text if given else None,
+                   answer_passage_id=given.passage_id if given else None,
+                   answer_start=given.start if given else None, answer_end=given.end if given else None,
+                   passage_id=parsed.passage_id, start=parsed.start, end=parsed.end, picked_text=picked,
+                   evidence=evidence, document_id=document_id, year=year, note=parsed.note,
+                   index_version=pipeline.index.version)
+    return jsonify({"id": store.add_feedback(row)}), 201
+
+
+def _sentence_of(passage, start: int, end: int) -> str:
+    """The passage sentence holding [start, end), verbatim: evidence a later evaluation can find."""
+    for a, b in passage.sentences:
+        if a <= start and end <= b:
+            return passage.text[a:b]
+    return passage.text[start:end]
 
 
 @api.get("/health")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,14 @@ def create_app(test_config: dict[str, Any] | None = None, pipeline=None, index_d
             app.config["PIPELINE_ERROR"] = str(exc)
             log.error("%s", exc)
     app.config["PIPELINE"] = pipeline
+    if "STORE" not in app.config:
+        from qa.store import Store
+
+        try:
+            app.config["STORE"] = Store()
+        except (OSError, sqlite3.Error) as exc:  # the page and answers still work without it
+            app.config["STORE"], app.config["STORE_ERROR"] = None, f"feedback is not being kept: {exc}"
+            log.error("no store: %s", exc)
     app.register_blueprint(api)
 
     @app.before_request
@@ -64,6 +73,8 @@ def create_app(test_config: dict[str, Any] | None = None, pipeline=None, index_d
         code = ERROR_CODES.get(error.code or 500, "http_error")
         message = {413: f"the request body is over {MAX_BODY_BYTES} bytes"}.get(error.code, error.description)
         response = jsonify({"error": {"code": code, "message": message}})
+        if error.code == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(set(error.valid_methods)))  # RFC 9110: a 405 says what is
         return response, error.code
 
     @app.errorhandler(Exception)
@@ -81,6 +92,26 @@ def create_app(test_config: dict[str, Any] | None = None, pipeline=None, index_d
         kinds = sorted({d["kind"] for d in documents})
         authorities = [a["name"] for a in pipeline.authorities()] if pipeline else []
         return render_template("index.html", years=years, kinds=kinds, authorities=authorities)
+
+    @app.get("/admin/insights")
+    def admin_insights() -> str:
+        """What the log and the feedback say; only when QA_ADMIN_TOKEN is set, and only with that token (the
+        X-Admin-Token header, or ?token= from a browser)."""
+        import hmac
+        import os
+
+        from qa.insights import insights
+
+        token = os.environ.get("QA_ADMIN_TOKEN") or app.config.get("ADMIN_TOKEN")
+        if not token:
+            abort(404)
+        given = request.headers.get("X-Admin-Token") or request.args.get("token", "")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return render_template("forbidden.html"), 403
+        store, pipeline = app.config.get("STORE"), app.config.get("PIPELINE")
+        if store is None or pipeline is None:
+            abort(503)
+        return render_template("insights.html", found=insights(store, pipeline))
 
     @app.get("/documents/<path:document_id>")
     def document_view(document_id: str) -> str:

@@ -18,4 +18,6 @@ def serve(index_dir: Path, host: str = "127.0.0.1", port: int = 8000, threads: i
     app = create_app(index_dir=index_dir)
     log.warning("serving on http://%s:%d/ (index %s)", host, port, index_dir)
     waitress_serve(app, host=host, port=port, threads=threads, ident="inspection-qa",
-                   max_request_body_size=1024 * 1024, clear_untrusted_proxy_headers=True)
+                   # well above the app's own limit (web.app.MAX_BODY_BYTES), so an oversized body still gets the
+                   # app's JSON 413 rather than waitress closing the connection
+                   max_request_body_size=16 * 1024 * 1024, clear_untrusted_proxy_headers=True)

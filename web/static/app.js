@@ -203,8 +203,109 @@ function renderPassages(reply) {
     if (passage.section) card.append(el("p", "section", passage.section));
     const isAnswer = reply.answer && reply.answer.passage_id === passage.id;
     card.append(isAnswer ? highlightedSentence(passage.text, reply.answer) : highlighted(passage.text));
+    card.passage = passage;
+    const answers = el("button", "secondary answers-it", "This answers it");
+    answers.type = "button";
+    answers.addEventListener("click", () => {
+      const status = answerBox.querySelector(".feedback-status");
+      const done = (message) => { answers.disabled = true; if (status) status.textContent = message; };
+      if (isAnswer) sendFeedback({answer: reply.answer, verdict: "right"}, done);
+      else sendFeedback({answer: reply.answer || undefined, verdict: "wrong", passage_id: passage.id, start: 0,
+                         end: passage.text.length}, done);
+    });
+    card.append(answers);
     passagesBox.append(card);
   }
+}
+
+// ---------------------------------------------------------------- feedback: right, wrong, and what does answer
+
+let lastReply = null;
+
+async function sendFeedback(body, done) {
+  try {
+    const response = await fetch("/api/feedback", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({question: lastReply.question, ...body}),
+    });
+    const reply = await response.json();
+    done(response.ok ? "Thank you: recorded." : `Not recorded: ${reply.error ? reply.error.message : response.status}`);
+  } catch (error) {
+    done("Not recorded: the service could not be reached.");
+  }
+}
+
+function feedbackBar(reply) {
+  const bar = el("div", "feedback");
+  const said = el("p", "feedback-status");
+  said.setAttribute("role", "status");
+  const finish = (message) => {
+    stopPicking();
+    bar.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    said.textContent = message;
+    said.scrollIntoView({block: "nearest"});
+  };
+  const answer = reply.answer;
+  if (answer) {
+    bar.append(el("span", "feedback-ask", "Is this answer right?"));
+    const right = el("button", "secondary", "Right");
+    right.type = "button";
+    right.addEventListener("click", () => sendFeedback({answer, verdict: "right"}, finish));
+    bar.append(right);
+  } else {
+    bar.append(el("span", "feedback-ask", "Do the reports answer this?"));
+  }
+  const wrong = el("button", "secondary", answer ? "Wrong" : "Pick the answer");
+  wrong.type = "button";
+  wrong.addEventListener("click", () => {
+    wrong.disabled = true;
+    said.textContent = "Click the sentence below that answers the question, or:";
+    const none = el("button", "secondary none", "Not in these reports");
+    none.type = "button";
+    none.addEventListener("click", () => sendFeedback(
+      {answer: answer || undefined, verdict: "not_in_reports"}, finish));
+    bar.append(none);
+    startPicking((passage, start, end) => sendFeedback(
+      {answer: answer || undefined, verdict: "wrong", passage_id: passage.id, start, end}, finish));
+  });
+  bar.append(wrong, said);
+  return bar;
+}
+
+let picking = null;
+
+// make each sentence of each passage a button; choosing one sends it as the answer
+function startPicking(onPick) {
+  picking = onPick;
+  passagesBox.classList.add("picking");
+  for (const card of passagesBox.querySelectorAll(".passage")) {
+    const passage = card.passage;
+    const body = el("p", "body");
+    let last = 0;
+    for (const [start, end] of passage.sentences || [[0, passage.text.length]]) {
+      body.append(document.createTextNode(passage.text.slice(last, start)));
+      const sentence = el("span", "pick", passage.text.slice(start, end));
+      sentence.tabIndex = 0;
+      sentence.setAttribute("role", "button");
+      sentence.title = "This answers the question";
+      const choose = () => { if (picking) picking(passage, start, end); };
+      sentence.addEventListener("click", choose);
+      sentence.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); choose(); }
+      });
+      body.append(sentence);
+      last = end;
+    }
+    body.append(document.createTextNode(passage.text.slice(last)));
+    card.querySelector(".body").replaceWith(body);
+  }
+  const first = passagesBox.querySelector(".pick");
+  if (first) first.focus();
+}
+
+function stopPicking() {
+  picking = null;
+  passagesBox.classList.remove("picking");
 }
 
 async function ask(question) {
@@ -231,8 +332,11 @@ async function ask(question) {
       return;
     }
     statusLine.textContent = `${reply.passages.length} passages in ${Math.round(reply.took_ms)} ms`;
+    lastReply = reply;
+    stopPicking();
     renderAnswer(reply);
     renderPassages(reply);
+    if (reply.passages.length || reply.answer) answerBox.append(feedbackBar(reply));
   } catch (error) {
     statusLine.textContent = "The service could not be reached. Try again.";
   } finally {
