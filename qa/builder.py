@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Callable
 
 from qa.embed import Embedder, default_embedder
 from qa.index import (FORMAT_VERSION, build_lock, corpus_fingerprint, index_embedder, load_index, read_manifest,
                       write_index)
-from qa.ingest import load_corpus, load_paths
+from qa.ingest import LoadResult, load_corpus, load_paths
 
 log = logging.getLogger(__name__)
 
 
 def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, force: bool = False,
-          progress: bool = False) -> dict:
-    """Index every report in the corpus folder; leaves an up-to-date index alone unless forced."""
+          progress: bool = False, loader: Callable[[Path], LoadResult] = load_corpus) -> dict:
+    """Index every report in the corpus folder; leaves an up-to-date index alone unless forced. `loader`
+    reads the corpus (qa.ray_engine.load_corpus_ray reads it on Ray)."""
     embedder = embedder or default_embedder()
     with build_lock(index_dir):
-        loaded = load_corpus(corpus_dir)
+        loaded = loader(corpus_dir)
         if not loaded.documents:
             raise ValueError(f"no readable reports in {corpus_dir}")
         skipped = [(str(p), reason) for p, reason in loaded.errors]

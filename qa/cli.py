@@ -31,8 +31,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     from qa.builder import build
     from qa.embed import default_embedder
 
-    summary = build(Path(args.corpus), Path(args.index), embedder=default_embedder(args.backend), force=args.force,
-                    progress=not args.quiet)
+    if args.engine == "ray":
+        try:
+            from qa.ray_engine import build_with_ray
+        except ImportError as exc:
+            raise CliError(f"--engine ray needs Ray: pip install 'inspection-qa[ray]' ({exc})") from exc
+        if args.backend not in (None, "torch"):
+            raise CliError("--engine ray encodes with torch")
+        summary = build_with_ray(Path(args.corpus), Path(args.index), workers=args.workers,
+                                 batch_size=args.batch_size, force=args.force, progress=not args.quiet)
+    else:
+        summary = build(Path(args.corpus), Path(args.index), embedder=default_embedder(args.backend),
+                        force=args.force, progress=not args.quiet)
     for path, reason in summary.get("skipped", []):
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if summary.get("up_to_date"):
@@ -181,6 +191,13 @@ def parser() -> argparse.ArgumentParser:
                    help=f"folder of reports (.txt, .md, .pdf, .html; default: {DEFAULT_CORPUS.relative_to(PROJECT_ROOT)}/)")
     p.add_argument("--force", action="store_true", help="rebuild even when the corpus has not changed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local (default): this process; ray: read, clean and embed as Ray Data pipelines, on a "
+                        "local Ray started here or on the cluster at $RAY_ADDRESS (the `ray` extra). Same index")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="with --engine ray: encoder workers, one model each (default 2; local Ray gets N CPUs)")
+    p.add_argument("--batch-size", type=int, default=64, metavar="N",
+                   help="with --engine ray: texts per encoder call (default 64)")
     p.add_argument("--backend", choices=("torch", "onnx-int8"), default=None,
                    help="how the model runs: torch (default; or $QA_BACKEND) or onnx-int8 (about 1.4x faster "
                         "encoding, needs onnx and onnxruntime, 2.7 points lower hit@1 on the gold set). "

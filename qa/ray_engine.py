@@ -1,0 +1,165 @@
+"""`qa build --engine ray`: reading, cleaning and embedding as Ray Data pipelines, writing the same index.
+
+- Reading and cleaning: `map_batches` over the corpus files; each worker turns files into Documents with
+  the same code as the local build (qa.ingest.load_file), a broken file reported and skipped.
+- Embedding: `map_batches` over the texts to embed with an actor pool of encoders (one model per worker,
+  `--workers` of them, `--batch-size` texts a call), order preserved, so every vector lands on its row.
+- The index itself is written by the local code (qa.index.write_index) with an embedder that sends its
+  work to the pool: the same passages, ids, offsets and citations, the same embedding cache by content hash
+  (a changed corpus re-embeds only what changed), the same files.
+
+Without RAY_ADDRESS a local Ray starts on this machine with `--workers` CPUs and stops afterwards; with it,
+the build runs on that cluster (whose workers need this package installed: `pip install inspection-qa[ray]`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.embed import Embedder, TokenVectors, wordpiece_vocabulary
+from qa.ingest import SUPPORTED, LoadResult, corpus_files, load_manifest
+
+log = logging.getLogger(__name__)
+
+
+class _Encoder:
+    """One model per Ray worker: texts in, vectors (and token vectors) out."""
+
+    def __init__(self, backend: str, batch_size: int, tokens: bool) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self.embedder = Embedder(batch_size=batch_size, backend=backend)
+        self.embedder.warm_up()
+        self.tokens = tokens
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        texts = [str(t) for t in batch["text"]]
+        if not self.tokens:
+            return {"vector": self.embedder.encode(texts)}
+        vectors, token_lists = self.embedder.encode_tokens(texts)
+        return {"vector": vectors,
+                "ids": np.array([ids.astype(np.int32).tobytes() for ids, _ in token_lists], dtype=object),
+                "tokens": np.array([v.astype(np.float32).tobytes() for _, v in token_lists], dtype=object)}
+
+
+class RayEmbedder(Embedder):
+    """An Embedder whose encoding runs on a Ray actor pool; same model, same name, same vectors."""
+
+    def __init__(self, workers: int = 2, batch_size: int = 64, backend: str = "torch") -> None:
+        super().__init__(batch_size=batch_size, backend=backend)
+        self.workers = workers
+
+    def warm_up(self) -> None:  # the workers load the model; the driver never does
+        return
+
+    def vocabulary_size(self) -> int:
+        return len(wordpiece_vocabulary())
+
+    def _run(self, texts: list[str], tokens: bool) -> list[dict[str, Any]]:
+        import ray
+
+        dataset = ray.data.from_items([{"text": t} for t in texts], override_num_blocks=max(1, min(
+            len(texts) // self.batch_size + 1, 4 * self.workers)))
+        encoded = dataset.map_batches(
+            _Encoder, fn_constructor_kwargs={"backend": self.backend, "batch_size": self.batch_size, "tokens": tokens},
+            batch_size=self.batch_size, compute=ray.data.ActorPoolStrategy(size=self.workers), batch_format="numpy",
+            num_cpus=1)
+        return encoded.take_all()
+
+    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        rows = self._run(texts, tokens=False)
+        return np.ascontiguousarray(np.stack([row["vector"] for row in rows]), dtype=np.float32)
+
+    def encode_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[TokenVectors]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        rows = self._run(texts, tokens=True)
+        vectors = np.ascontiguousarray(np.stack([row["vector"] for row in rows]), dtype=np.float32)
+        tokens = [(np.frombuffer(row["ids"], dtype=np.int32),
+                   np.frombuffer(row["tokens"], dtype=np.float32).reshape(-1, self.dimension)) for row in rows]
+        return vectors, tokens
+
+
+def _load_batch(batch: dict[str, np.ndarray], manifest: dict[str, dict]) -> dict[str, Any]:
+    """Files -> Documents as JSON (or the reason a file was skipped), on a Ray worker."""
+    from qa.ingest import IngestError, load_file
+    from qa.index import _document_to_json
+
+    documents, errors = [], []
+    for name in batch["path"]:
+        path = Path(str(name))
+        try:
+            documents.append(json.dumps(_document_to_json(load_file(path, manifest.get(path.name)))))
+            errors.append("")
+        except (IngestError, OSError) as exc:
+            documents.append("")
+            errors.append(str(exc))
+    return {"path": batch["path"], "document": np.array(documents, dtype=object),
+            "error": np.array(errors, dtype=object)}
+
+
+def load_corpus_ray(corpus_dir: Path) -> LoadResult:
+    """qa.ingest.load_corpus on Ray: the same documents, the same skipped files, in the same order."""
+    import ray
+
+    from qa.index import _document_from_json
+
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(f"no corpus folder at {corpus_dir}")
+    files = [p for p in corpus_files(corpus_dir) if p.suffix.lower() in SUPPORTED]
+    manifest = load_manifest(corpus_dir)
+    result = LoadResult()
+    if not files:
+        return result
+    rows = ray.data.from_items([{"path": str(p)} for p in files]).map_batches(
+        _load_batch, fn_kwargs={"manifest": manifest}, batch_size=8, batch_format="numpy").take_all()
+    seen: dict[str, Path] = {}
+    for row in rows:
+        path = Path(str(row["path"]))
+        if row["error"]:
+            log.warning("skipped %s: %s", path, row["error"])
+            result.errors.append((path, str(row["error"])))
+            continue
+        document = _document_from_json(json.loads(row["document"]))
+        if document.fingerprint in seen:
+            reason = f"duplicate of {seen[document.fingerprint].name}"
+            log.warning("skipped %s: %s", path, reason)
+            result.errors.append((path, reason))
+            continue
+        seen[document.fingerprint] = path
+        result.documents.append(document)
+    return result
+
+
+def build_with_ray(corpus_dir: Path, index_dir: Path, workers: int = 2, batch_size: int = 64, force: bool = False,
+                   progress: bool = False) -> dict:
+    """`qa build` with Ray doing the reading, cleaning and embedding (see the module's description)."""
+    import ray
+
+    from qa.builder import build
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        address = os.environ.get("RAY_ADDRESS")
+        ray.init(address=address or None, num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}})
+    try:
+        ray.data.DataContext.get_current().execution_options.preserve_order = True
+        ray.data.DataContext.get_current().enable_progress_bars = progress
+        summary = build(corpus_dir, index_dir, embedder=RayEmbedder(workers, batch_size), force=force,
+                        progress=progress, loader=load_corpus_ray)
+        return summary | {"engine": "ray", "workers": workers}
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+__all__ = ["RayEmbedder", "build_with_ray", "load_corpus_ray"]
