@@ -566,14 +566,15 @@ def _embed_with_cache(texts: list[str], keys: list[str], cache: tuple[dict[str, 
             vectors[i] = old[rows[key]]
         else:
             missing.append(i)
-    chunks = range(0, len(missing), ENCODE_CHUNK)
+    size = getattr(embedder, "encode_chunk", ENCODE_CHUNK)
+    chunks = range(0, len(missing), size)
     if progress and len(chunks) > 1:
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc=f"Embedding {len(missing):,} texts", unit="chunk")
     for first in chunks:
-        part = missing[first:first + ENCODE_CHUNK]
-        vectors[part] = embedder.encode([texts[i] for i in part], show_progress=progress and len(missing) <= ENCODE_CHUNK)
+        part = missing[first:first + size]
+        vectors[part] = embedder.encode([texts[i] for i in part], show_progress=progress and len(missing) <= size)
     vectors.flush()
     return vectors, len(missing)
 
@@ -633,13 +634,14 @@ def _embed_sentences(sentences: list[str], keys: list[str], index_dir: Path, emb
     offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
     frequency = np.zeros(embedder.vocabulary_size(), dtype=np.int64)
     encoded = 0
-    chunks = range(0, len(sentences), ENCODE_CHUNK)
-    if progress and len(sentences) > ENCODE_CHUNK:
+    size = getattr(embedder, "encode_chunk", ENCODE_CHUNK)
+    chunks = range(0, len(sentences), size)
+    if progress and len(sentences) > size:
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc=f"Embedding {len(sentences):,} sentences", unit="chunk")
     for first in chunks:
-        part = range(first, min(first + ENCODE_CHUNK, len(sentences)))
+        part = range(first, min(first + size, len(sentences)))
         missing = [i for i in part if keys[i] not in old_rows]
         fresh: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if missing:

@@ -50,6 +50,10 @@ class _Encoder:
 class RayEmbedder(Embedder):
     """An Embedder whose encoding runs on a Ray actor pool; same model, same name, same vectors."""
 
+    # texts handed over per call by the index writer: each call is one Ray Data run whose actors load the model
+    # (seconds each), so far more than the local engine's 8,192; the results of one call are held at once
+    encode_chunk = 100_000
+
     def __init__(self, workers: int = 2, batch_size: int = 64, backend: str = "torch") -> None:
         super().__init__(batch_size=batch_size, backend=backend)
         self.workers = workers
@@ -154,6 +158,9 @@ def build_with_ray(corpus_dir: Path, index_dir: Path, workers: int = 2, batch_si
     try:
         ray.data.DataContext.get_current().execution_options.preserve_order = True
         ray.data.DataContext.get_current().enable_progress_bars = progress
+        if not progress:  # Ray Data's own lines about each dataset only when progress is wanted
+            for name in [n for n in logging.root.manager.loggerDict if n == "ray" or n.startswith("ray.")]:
+                logging.getLogger(name).setLevel(logging.WARNING)
         summary = build(corpus_dir, index_dir, embedder=RayEmbedder(workers, batch_size), force=force,
                         progress=progress, loader=load_corpus_ray)
         return summary | {"engine": "ray", "workers": workers}
