@@ -28,6 +28,9 @@ from bench.common import machine, memory_mb  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+TOKENS = 8  # token vectors per synthetic sentence
+
+
 class RandomEmbedder:
     name, dimension = "all-MiniLM-L6-v2", 384  # the manifest must name the real model for qa serve to load it
 
@@ -37,6 +40,21 @@ class RandomEmbedder:
     def encode(self, texts, show_progress=False):
         vectors = self.rng.normal(size=(len(texts), self.dimension)).astype(np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def encode_tokens(self, texts):
+        """Sentence vectors and, per text, TOKENS random token vectors with random wordpiece ids (the real
+        model gives about 30 a sentence; fewer keep the synthetic build short, and serving reads only the
+        ten passages a question reads)."""
+        vectors = self.encode(texts)
+        tokens = []
+        for _ in texts:
+            unit = self.rng.normal(size=(TOKENS, self.dimension)).astype(np.float32)
+            tokens.append((self.rng.integers(1000, 30000, size=TOKENS).astype(np.int32),
+                           unit / np.linalg.norm(unit, axis=1, keepdims=True)))
+        return vectors, tokens
+
+    def vocabulary_size(self) -> int:
+        return 30522
 
 
 def synthetic_documents(n_passages: int):
@@ -78,6 +96,50 @@ def serve_memory(index_dir: Path) -> tuple[dict[str, float], float, float]:
         stop_server(process)
 
 
+def pss_mb(pid: int) -> float:
+    """Proportional set size: private memory plus this process's share of pages mapped by several."""
+    with open(f"/proc/{pid}/smaps_rollup") as handle:
+        for line in handle:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def replicas(index_dir: Path, count: int) -> None:
+    """N servers over one index folder at once; then a new index version is written beside the old one and
+    each server must pick it up by itself (it checks at most once a second, on its next request)."""
+    import json
+
+    from qa.index import load_index, write_index
+    from tests.conftest import start_server, stop_server
+
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open() if line.strip()]
+    servers = [start_server(index_dir) for _ in range(count)]
+    try:
+        for _, base in servers:
+            for question in questions:
+                requests.post(f"{base}/api/ask", json={"question": question}, timeout=60).raise_for_status()
+        for n, (process, _) in enumerate(servers, start=1):
+            memory = memory_mb(process.pid)
+            print(line(f"  replica {n} of {count}", memory) + f"  PSS {pss_mb(process.pid):7,.0f} MB")
+        before = {requests.get(f"{base}/api/health", timeout=30).json()["index_version"] for _, base in servers}
+        index = load_index(index_dir)
+        started = time.perf_counter()
+        write_index(index.full_documents(), index_dir, RandomEmbedder())  # a new version; every vector cached
+        written = time.perf_counter() - started
+        deadline, seen = time.monotonic() + 60, set()
+        while time.monotonic() < deadline:
+            time.sleep(1.1)
+            seen = {requests.get(f"{base}/api/health", timeout=60).json()["index_version"] for _, base in servers}
+            if len(seen) == 1 and not seen & before:
+                break
+        print(f"  new index version written in {written:.0f} s; every replica serving it: "
+              f"{len(seen) == 1 and not seen & before} ({sorted(seen)})")
+    finally:
+        for process, _ in servers:
+            stop_server(process)
+
+
 def line(label: str, memory: dict[str, float]) -> str:
     return (f"{label:<58} RSS {memory['rss']:7,.0f} MB  (anon {memory['anon']:6,.0f}, "
             f"mapped files {memory['file']:6,.0f})  peak {memory['peak']:7,.0f} MB")
@@ -88,6 +150,9 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--keep", metavar="DIR", help="write the synthetic index here and keep it (default: a temporary folder)")
     parser.add_argument("--reuse", metavar="DIR", help="measure qa serve over a synthetic index kept by an earlier --keep")
+    parser.add_argument("--replicas", type=int, default=0, metavar="N",
+                        help="also run N qa serve processes over the same index at once: each one's private and "
+                             "proportional memory, and whether each picks up a new index version by itself")
     args = parser.parse_args()
     import qa.chunk
     from qa.index import write_index
@@ -120,6 +185,8 @@ def main() -> None:
             print(f"    {kind:<4} over the baseline: {extra:+8,.0f} MB, {extra * 1024 / n:6.2f} KB a passage; "
                   f"linear estimate at 1M passages {baseline[kind] + extra * 1_000_000 / n:8,.0f} MB")
         print(f"  ready {ready:.1f} s after start; median ask {took * 1000:.0f} ms")
+        if args.replicas:
+            replicas(folder, args.replicas)
     finally:
         if not (args.keep or args.reuse):
             shutil.rmtree(folder, ignore_errors=True)
