@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from qa.clean import Block, clean, normalise
 from qa.authority import canonical, forms_in
@@ -188,14 +188,25 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
 def load_paths(paths: list[Path], manifest: dict[str, dict[str, Any]] | None = None) -> LoadResult:
     """Load every file; a bad one is reported and skipped, the rest still load."""
     manifest = manifest or {}
+
+    def read(path: Path) -> Document | str:
+        try:
+            return load_file(path, manifest.get(path.name))
+        except (IngestError, OSError) as exc:
+            return str(exc)
+
+    return collect((path, read(path)) for path in paths)
+
+
+def collect(loaded: Iterable[tuple[Path, Document | str]]) -> LoadResult:
+    """Files read (each a Document, or the reason it could not be) -> the result: a broken file and a second
+    copy of a file are reported and skipped, the rest kept in order."""
     result = LoadResult()
     seen: dict[str, Path] = {}
-    for path in paths:
-        try:
-            document = load_file(path, manifest.get(path.name))
-        except (IngestError, OSError) as exc:
-            log.warning("skipped %s: %s", path, exc)
-            result.errors.append((path, str(exc)))
+    for path, document in loaded:
+        if isinstance(document, str):
+            log.warning("skipped %s: %s", path, document)
+            result.errors.append((path, document))
             continue
         if document.fingerprint in seen:
             reason = f"duplicate of {seen[document.fingerprint].name}"

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed import Embedder, TokenVectors, wordpiece_vocabulary
-from qa.ingest import SUPPORTED, LoadResult, corpus_files, load_manifest
+from qa.ingest import SUPPORTED, LoadResult, collect, corpus_files, load_manifest
 
 log = logging.getLogger(__name__)
 
@@ -119,27 +119,12 @@ def load_corpus_ray(corpus_dir: Path) -> LoadResult:
         raise FileNotFoundError(f"no corpus folder at {corpus_dir}")
     files = [p for p in corpus_files(corpus_dir) if p.suffix.lower() in SUPPORTED]
     manifest = load_manifest(corpus_dir)
-    result = LoadResult()
     if not files:
-        return result
+        return LoadResult()
     rows = ray.data.from_items([{"path": str(p)} for p in files]).map_batches(
         _load_batch, fn_kwargs={"manifest": manifest}, batch_size=8, batch_format="numpy").take_all()
-    seen: dict[str, Path] = {}
-    for row in rows:
-        path = Path(str(row["path"]))
-        if row["error"]:
-            log.warning("skipped %s: %s", path, row["error"])
-            result.errors.append((path, str(row["error"])))
-            continue
-        document = _document_from_json(json.loads(row["document"]))
-        if document.fingerprint in seen:
-            reason = f"duplicate of {seen[document.fingerprint].name}"
-            log.warning("skipped %s: %s", path, reason)
-            result.errors.append((path, reason))
-            continue
-        seen[document.fingerprint] = path
-        result.documents.append(document)
-    return result
+    return collect((Path(str(row["path"])), str(row["error"]) if row["error"]
+                    else _document_from_json(json.loads(row["document"]))) for row in rows)
 
 
 def build_with_ray(corpus_dir: Path, index_dir: Path, workers: int = 2, batch_size: int = 64, force: bool = False,

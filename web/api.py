@@ -376,20 +376,8 @@ def _describe(error: ValidationError) -> str:
 
 @api.post("/ask")
 def ask() -> Response:
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the question as JSON with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "the request body must be a JSON object")
-    try:
-        parsed = AskRequest.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]["loc"][0] if exc.errors() and exc.errors()[0]["loc"] else "request"
-        code = {"question": "invalid_question", "top_k": "invalid_top_k", "filters": "invalid_filters"}.get(
-            str(first), "invalid_request")
-        raise ApiError(400, code, _describe(exc)) from None
+    parsed = _json_body(AskRequest, {"question": "invalid_question", "top_k": "invalid_top_k",
+                                     "filters": "invalid_filters"})
     filters = parsed.filters.model_dump(exclude_none=True, mode="json") if parsed.filters else {}
     pipeline = _pipeline()
     try:
@@ -405,7 +393,9 @@ def ask() -> Response:
     return jsonify(reply)
 
 
-def _json_body(model: type[BaseModel]) -> BaseModel:
+def _json_body(model: type[BaseModel], codes: dict[str, str] | None = None) -> Any:
+    """The request's JSON body validated as `model`; a field's error is reported with its code in `codes`
+    ('question' -> 'invalid_question'), any other with 'invalid_request'."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send JSON with Content-Type: application/json")
     body = request.get_json(silent=True)
@@ -416,7 +406,8 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise ApiError(400, "invalid_request", _describe(exc)) from None
+        first = exc.errors()[0]["loc"][0] if exc.errors() and exc.errors()[0]["loc"] else "request"
+        raise ApiError(400, (codes or {}).get(str(first), "invalid_request"), _describe(exc)) from None
 
 
 @api.post("/feedback")
