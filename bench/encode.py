@@ -35,7 +35,7 @@ def evaluate_with(encode, label: str, folder: Path) -> dict:
     """`qa eval` figures with every passage, sentence and query encoded by `encode`."""
     from eval.runner import evaluate, load_gold
     from qa.embed import Embedder
-    from qa.index import write_index
+    from qa.writer import write_index
     from qa.ingest import load_corpus
     from qa.pipeline import Pipeline
 

@@ -101,7 +101,7 @@ def run_size(n: int, texts, vectors, queries, question_texts, rng) -> None:
         times = latencies(lambda q: ivf.search(q[None, :], 10), queries)
         print(f"    nprobe={nprobe:<3}                 {fmt(times)}  recall@10 {recall(found, truth):.3f}"
               f"  ({statistics.median(exact) / statistics.median(times):.1f}x faster than exact)")
-    ivf.nprobe = 64  # as qa/index.py IVF_NPROBE
+    ivf.nprobe = 64  # as qa/writer.py IVF_NPROBE
     print(f"    vectors held by IVF-Flat: {ivf.ntotal * ivf.code_size / 2**20:,.0f} MB")
     quantised = {}
     for label, kind in (("IVF-SQ8", faiss.ScalarQuantizer.QT_8bit), ("IVF-SQfp16", faiss.ScalarQuantizer.QT_fp16)):
@@ -149,7 +149,7 @@ def run_size(n: int, texts, vectors, queries, question_texts, rng) -> None:
             documents[doc_id] = Document(doc_id, doc_id, "inspection", AUTHORITIES[d % 40], f"{years[d]}-06-30",
                                          f"{years[d]}-06-01", f"{years[d]}-06-30", "synthetic", "")
         passages.append(Passage(f"p{i}", doc_id, passage_texts[i], 0, len(passage_texts[i]), i % 60 + 1, None))
-    from qa.index import EXACT_SEARCH_LIMIT, LARGE_INDEX
+    from qa.writer import EXACT_SEARCH_LIMIT, LARGE_INDEX
 
     dense = quantised.get(LARGE_INDEX, ivf) if n > EXACT_SEARCH_LIMIT else flat
     del quantised

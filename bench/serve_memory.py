@@ -2,7 +2,7 @@
 over the bundled corpus (the baseline: model, libraries, a small index).
 
 The synthetic corpus (reports of 50 paragraphs built from the bundled reports' sentences) goes through
-qa/index.py's write_index; only the model is replaced by a stub that returns random unit vectors, since
+qa/writer.py's write_index; only the model is replaced by a stub that returns random unit vectors, since
 embedding 100k passages here would take hours. Sentence splitting uses a fast rule instead of pysbd for
 the same reason. Memory is read from /proc after the 144 gold questions have been asked, split into
 private memory (anon: the heap, what each extra server process costs) and mapped index files (file:
@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,21 +58,33 @@ class RandomEmbedder:
         return 30522
 
 
-def synthetic_documents(n_passages: int):
-    from qa.ingest import build_document
-    from qa.index import load_index
+class SyntheticCorpus(Sequence):
+    """Reports of 50 paragraphs built from the bundled reports' sentences, each made when asked for (from
+    its own seed), so the build's peak memory is the build's and not that of a list of every document."""
 
-    index = load_index(ROOT / "index_store")
-    sentences = [p.text[a:b] for p in index.passages for a, b in p.sentences if b - a > 40]
-    rng = np.random.default_rng(1)
-    documents = []
-    for d in range(n_passages // 50):
+    def __init__(self, n_passages: int) -> None:
+        from qa.index import load_index
+
+        index = load_index(ROOT / "index_store")
+        self.sentences = [p.text[a:b] for p in index.passages for a, b in p.sentences if b - a > 40]
+        self.count = n_passages // 50
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, d):  # type: ignore[override]
+        from qa.ingest import build_document
+
+        if isinstance(d, slice):
+            return [self[i] for i in range(*d.indices(self.count))]
+        if not 0 <= d < self.count:
+            raise IndexError(d)
+        rng = np.random.default_rng(d)
         year = 2010 + d % 16
-        paragraphs = [" ".join(sentences[i] for i in rng.integers(0, len(sentences), size=3)) for _ in range(50)]
+        paragraphs = [" ".join(self.sentences[i] for i in rng.integers(0, len(self.sentences), size=3)) for _ in range(50)]
         raw = (f"Inspection of Authority{d % 40:02d} local authority children's services\n\n"
                f"Inspection dates: 3 to 7 June {year}\n\n" + "\n\n".join(f"{k + 1}. {t}" for k, t in enumerate(paragraphs)))
-        documents.append(build_document(raw, f"synthetic-{d}", None, f"synthetic-{d}.txt", f"f{d}"))
-    return documents
+        return build_document(raw, f"synthetic-{d}", None, f"synthetic-{d}.txt", f"f{d}")
 
 
 def serve_memory(index_dir: Path) -> tuple[dict[str, float], float, float]:
@@ -110,7 +123,8 @@ def replicas(index_dir: Path, count: int) -> None:
     each server must pick it up by itself (it checks at most once a second, on its next request)."""
     import json
 
-    from qa.index import load_index, write_index
+    from qa.index import load_index
+    from qa.writer import write_index
     from tests.conftest import start_server, stop_server
 
     questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "gold.jsonl").open() if line.strip()]
@@ -155,7 +169,7 @@ def main() -> None:
                              "proportional memory, and whether each picks up a new index version by itself")
     args = parser.parse_args()
     import qa.chunk
-    from qa.index import write_index
+    from qa.writer import write_index
 
     print(f"machine: {machine()}")
     baseline, ready, took = serve_memory(ROOT / "index_store")
@@ -171,7 +185,7 @@ def main() -> None:
             print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences (reused)")
         else:
             started = time.perf_counter()
-            documents = synthetic_documents(args.passages)
+            documents = SyntheticCorpus(args.passages)
             summary = write_index(documents, folder, RandomEmbedder())
             size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
             print(f"  synthetic index: {summary['passages']:,} passages, {summary['sentences']:,} sentences, "

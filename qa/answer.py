@@ -2,7 +2,7 @@
 
 - grades come from the judgement tables and graded headings extracted at ingest (with the grade's history
   across the corpus), never from a visit that grades nothing, and so does when an area was graded;
-- 'What needs to improve?' comes from the reports' own improvement lists (qa.index.is_improvement_list);
+- 'What needs to improve?' comes from the reports' own improvement lists (qa.writer.is_improvement_list);
 - 'What does IRO stand for?' comes from the passage that defines the abbreviation (qa.glossary);
 - a question about a report as a whole ('What did the inspectors find?') gets its headline finding.
 Each returns an Answer without a confidence; the reader's confidence model judges it like any other.

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Callable
 
 from qa.embed import Embedder, default_embedder
-from qa.index import (FORMAT_VERSION, build_lock, corpus_fingerprint, index_embedder, load_index, read_manifest,
-                      write_index)
+from qa.index import FORMAT_VERSION, build_lock, corpus_fingerprint, index_embedder, load_index, read_manifest
 from qa.ingest import LoadResult, load_corpus, load_paths
+from qa.writer import write_index
 
 log = logging.getLogger(__name__)
 

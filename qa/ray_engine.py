@@ -4,7 +4,7 @@
   the same code as the local build (qa.ingest.load_file), a broken file reported and skipped.
 - Embedding: `map_batches` over the texts to embed with an actor pool of encoders (one model per worker,
   `--workers` of them, `--batch-size` texts a call), order preserved, so every vector lands on its row.
-- The index itself is written by the local code (qa.index.write_index) with an embedder that sends its
+- The index itself is written by the local code (qa.writer.write_index) with an embedder that sends its
   work to the pool: the same passages, ids, offsets and citations, the same embedding cache by content hash
   (a changed corpus re-embeds only what changed), the same files.
 

@@ -125,10 +125,11 @@ def test_cli_build_reports_bad_files_and_indexes_the_rest(tmp_path):
 def test_large_indexes_use_ivf_and_filters_still_apply(monkeypatch):
     import numpy as np
 
-    import qa.index as index_module
-    from qa.index import Index, dense_index_for
+    import qa.writer as writer_module
+    from qa.index import Index
+    from qa.writer import dense_index_for
 
-    monkeypatch.setattr(index_module, "EXACT_SEARCH_LIMIT", 100)
+    monkeypatch.setattr(writer_module, "EXACT_SEARCH_LIMIT", 100)
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(3000, 16)).astype("float32")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -160,7 +161,7 @@ def test_generic_sentences_have_more_hubness_than_specific_ones(index_dir):
 def test_hubness_ignores_a_sentence_itself_and_a_sample_keeps_the_order():
     from scipy.stats import spearmanr
 
-    from qa.index import sentence_hubness
+    from qa.writer import sentence_hubness
 
     rng = np.random.default_rng(3)
     centre = rng.normal(size=32)
@@ -187,7 +188,7 @@ def test_the_bm25_postings_tell_which_reports_use_a_word(index_dir):
 
 
 def test_which_lists_say_what_needs_to_improve(index_dir):
-    from qa.index import is_improvement_list
+    from qa.writer import is_improvement_list
     from qa.types import Passage
 
     def listed(text, section):
@@ -203,3 +204,49 @@ def test_which_lists_say_what_needs_to_improve(index_dir):
     index = load_index(index_dir)
     sections = {index.passages[int(row)].section for row in index.improvement_rows}
     assert "What needs to improve?" in sections and len(index.improvement_rows) == 4
+
+
+def test_bm25_built_from_postings_on_disk_scores_as_bm25s_does(tmp_path):
+    """The build's own BM25 writer (streamed, in passes over the vocabulary) against bm25s's index():
+    the same score for every passage and every word, however small its buffer."""
+    import bm25s
+
+    from qa.writer import LexicalWriter
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(400)]
+    zipf = 1 / np.arange(1, len(words) + 1)
+    passages = [list(rng.choice(words, size=rng.integers(0, 60), p=zipf / zipf.sum())) for _ in range(700)]
+    reference = bm25s.BM25()
+    reference.index([p or ["_"] for p in passages], show_progress=False)
+    writer = LexicalWriter(tmp_path / "bm25", buffer=500)  # about 40 passes over the vocabulary
+    for tokens in passages:
+        writer.add(tokens)
+    writer.finish()
+    written = bm25s.BM25.load(str(tmp_path / "bm25"), mmap=True)
+    assert not (tmp_path / "bm25" / "postings.tmp.npy").exists()
+    assert set(written.vocab_dict) == set(reference.vocab_dict)
+    for word in [w for w in reference.vocab_dict if w]:
+        assert np.allclose(written.get_scores([word]), reference.get_scores([word]), atol=1e-6), word
+    query = list(rng.choice(words[:50], size=6))
+    assert np.allclose(written.get_scores(query), reference.get_scores(query), atol=1e-5)
+
+
+def test_a_rebuild_reuses_every_vector_and_writes_the_same_index(tmp_path, embedder):
+    """Vectors found by content key in the live version are copied, not embedded again, and the files
+    written from them equal a build from scratch."""
+    from qa.writer import write_index
+
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
+    from qa.ingest import load_corpus
+
+    documents = load_corpus(corpus).documents
+    first = write_index(documents, tmp_path, embedder)
+    before = current_version(tmp_path)
+    saved = {name: np.load(before / name) for name in ("vectors.npy", "sentence_vectors.npy", "token_vectors.npy",
+                                                       "token_ids.npy", "passage_keys.npy", "sentence_keys.npy")}
+    second = write_index(documents, tmp_path, embedder)
+    after = current_version(tmp_path)
+    assert first["embedded"] == first["passages"] and second["embedded"] == 0 and after != before
+    for name, array in saved.items():
+        assert np.array_equal(np.load(after / name), array), name
