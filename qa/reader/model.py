@@ -65,6 +65,11 @@ class Linear:
                    float(model.intercept_[0]))
 
 
+# LambdaMART settings tried by `qa calibrate`: as set (""), slower and longer, or each tree on half the features
+LIGHTGBM_SETTINGS: dict[str, dict] = {"": {}, "slow": {"learning_rate": 0.03, "rounds": 300},
+                                      "half-features": {"feature_fraction": 0.5, "rounds": 200}}
+
+
 @dataclass
 class Ranker:
     """Scores candidate sentences of one question; higher is more likely the answering sentence."""
@@ -90,7 +95,9 @@ class Ranker:
         return x[:, SENTENCE_FEATURES.index("maxsim")] + x[:, SENTENCE_FEATURES.index("coverage")]
 
     @classmethod
-    def fit_lightgbm(cls, x: np.ndarray, y: np.ndarray, groups: list[int], names: tuple[str, ...]) -> "Ranker":
+    def fit_lightgbm(cls, x: np.ndarray, y: np.ndarray, groups: list[int], names: tuple[str, ...],
+                     setting: str = "") -> "Ranker":
+        """LambdaMART with one of LIGHTGBM_SETTINGS ('qa calibrate' keeps the one that ranks best out of fold)."""
         import lightgbm as lgb
 
         data = lgb.Dataset(np.asarray(x, dtype=np.float64), label=np.asarray(y, dtype=int), group=groups,
@@ -99,7 +106,9 @@ class Ranker:
                   "num_leaves": 7, "min_data_in_leaf": 20, "feature_fraction": 0.8, "bagging_fraction": 0.8,
                   "bagging_freq": 1, "lambda_l2": 1.0, "verbose": -1, "num_threads": 1, "deterministic": True,
                   "seed": 7, "lambdarank_truncation_level": 10}
-        booster = lgb.train(params, data, num_boost_round=150)
+        changes = dict(LIGHTGBM_SETTINGS[setting])
+        rounds = changes.pop("rounds", 150)
+        booster = lgb.train(params | changes, data, num_boost_round=rounds)
         return cls("lightgbm", booster=booster, names=names)
 
     @classmethod

@@ -18,7 +18,7 @@ import numpy as np
 from qa import metrics
 from qa.reader import Reader
 from qa.reader import features as F
-from qa.reader.model import MODEL_FILE, Linear, Ranker, ReaderModel
+from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Linear, Ranker, ReaderModel
 from qa.reader.narrow import SPAN_FEATURES, span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
@@ -26,7 +26,9 @@ from qa.types import Answer, Hit
 log = logging.getLogger(__name__)
 
 FOLDS = 5
-RANKERS = ("lightgbm", "linear", "ensemble")
+# rankers tried, each cross-validated: "linear", or LightGBM alone or with it ("ensemble"), in each of
+# model.LIGHTGBM_SETTINGS ("lightgbm/slow"); the best by answering sentence first is kept
+RANKERS = ("linear", *(f"{kind}/{setting}".rstrip("/") for kind in ("lightgbm", "ensemble") for setting in LIGHTGBM_SETTINGS))
 
 
 @dataclass
@@ -79,12 +81,14 @@ def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list[
     return np.vstack(xs), np.concatenate(ys), groups
 
 
-def fit_ranker(kind: str, examples: list[Example]) -> Ranker:
+def fit_ranker(choice: str, examples: list[Example]) -> Ranker:
+    """A ranker of one of RANKERS ('ensemble/slow': LightGBM in its 'slow' setting with the linear one)."""
     x, y, groups = _ranker_data(examples)
+    kind, _, setting = choice.partition("/")
     if kind == "lightgbm":
-        return Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES)
+        return Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES, setting)
     if kind == "ensemble":
-        boosted, linear = Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES), Ranker.fit_linear(
+        boosted, linear = Ranker.fit_lightgbm(x, y, groups, F.SENTENCE_FEATURES, setting), Ranker.fit_linear(
             x, y, F.SENTENCE_FEATURES)
         return Ranker("ensemble", linear=linear.linear, booster=boosted.booster, names=F.SENTENCE_FEATURES)
     return Ranker.fit_linear(x, y, F.SENTENCE_FEATURES)
@@ -279,7 +283,7 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     report = figures(outcomes, probabilities, threshold)
     model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes),
                         round(float(threshold), 4), span_min,
-                        {"fitted_on": [s.name for s in sets], "questions": len(items),
+                        {"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
                          "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
                          "cross_validated": report, "span_cut_values": span_values,
                          "note": "fitted by `qa calibrate`; do not edit by hand"})
