@@ -29,7 +29,8 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, f
             folder = index_dir / (index_dir / "CURRENT").read_text().strip()
             return {"up_to_date": True, "version": folder.name, "documents": manifest["documents"],
                     "passages": manifest["passages"], "skipped": skipped}
-        summary = write_index(loaded.documents, index_dir, embedder, progress=progress)
+        summary = write_index(loaded.documents, index_dir, embedder, progress=progress,
+                              chunked=loaded.passages() if loaded.passages else None)
         return summary | {"skipped": skipped}
 
 

@@ -192,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even when the corpus has not changed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local (default): this process; ray: read, clean and embed as Ray Data pipelines, on a "
+                   help="local (default): this process; ray: read, clean, chunk and embed as Ray Data pipelines, on a "
                         "local Ray started here or on the cluster at $RAY_ADDRESS (the `ray` extra). Same index")
     p.add_argument("--workers", type=int, default=2, metavar="N",
                    help="with --engine ray: encoder workers, one model each (default 2; local Ray gets N CPUs)")

@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from qa.clean import Block, clean, normalise
 from qa.authority import canonical, forms_in
@@ -32,6 +32,9 @@ class IngestError(ValueError):
 class LoadResult:
     documents: list[Document] = field(default_factory=list)
     errors: list[tuple[Path, str]] = field(default_factory=list)
+    # when the documents were also split into passages where they were read (qa.ray_engine): a fresh
+    # iterator of each kept document's passages, in order; None means the index writer splits them
+    passages: Callable[[], Iterator[list]] | None = None
 
 
 def decode(data: bytes) -> str:

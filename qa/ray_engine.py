@@ -1,7 +1,9 @@
-"""`qa build --engine ray`: reading, cleaning and embedding as Ray Data pipelines, writing the same index.
+"""`qa build --engine ray`: reading, cleaning, chunking and embedding as Ray Data pipelines, writing the same index.
 
-- Reading and cleaning: `map_batches` over the corpus files; each worker turns files into Documents with
-  the same code as the local build (qa.ingest.load_file), a broken file reported and skipped.
+- Reading, cleaning and chunking: `map_batches` over the corpus files; each worker turns files into
+  Documents and their passages with the same code as the local build (qa.ingest.load_file,
+  qa.chunk.split_document), a broken file reported and skipped. The result stays in Ray's object store;
+  the driver takes the documents and streams each one's passages, in order, into the index writer.
 - Embedding: `map_batches` over the texts to embed with an actor pool of encoders (one model per worker,
   `--workers` of them, `--batch-size` texts a call), order preserved, so every vector lands on its row.
 - The index itself is written by the local code (qa.writer.write_index) with an embedder that sends its
@@ -17,7 +19,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -92,21 +94,43 @@ class RayEmbedder(Embedder):
 
 
 def _load_batch(batch: dict[str, np.ndarray], manifest: dict[str, dict]) -> dict[str, Any]:
-    """Files -> Documents as JSON (or the reason a file was skipped), on a Ray worker."""
+    """Files -> Documents and their passages as JSON (or the reason a file was skipped), on a Ray worker."""
+    from qa.chunk import split_document
     from qa.ingest import IngestError, load_file
     from qa.index import _document_to_json
 
-    documents, errors = [], []
+    documents, passages, keys, errors = [], [], [], []
     for name in batch["path"]:
         path = Path(str(name))
         try:
-            documents.append(json.dumps(_document_to_json(load_file(path, manifest.get(path.name)))))
+            document = load_file(path, manifest.get(path.name))
+            documents.append(json.dumps(_document_to_json(document)))
+            passages.append(json.dumps([p.to_dict() for p in split_document(document)]))
+            keys.append(f"{document.id}\x00{document.fingerprint}")
             errors.append("")
         except (IngestError, OSError) as exc:
             documents.append("")
+            passages.append("")
+            keys.append("")
             errors.append(str(exc))
     return {"path": batch["path"], "document": np.array(documents, dtype=object),
+            "passages": np.array(passages, dtype=object), "key": np.array(keys, dtype=object),
             "error": np.array(errors, dtype=object)}
+
+
+def _passages_in_order(dataset, documents: list) -> Iterator[list]:
+    """Each kept document's passages from the loaded dataset, in the documents' order, a block at a time
+    (a second copy of a file, skipped by qa.ingest.collect, is skipped here too)."""
+    from qa.types import Passage
+
+    pending = iter(documents)
+    current = next(pending, None)
+    for row in dataset.select_columns(["key", "passages"]).iter_rows():
+        if current is not None and row["key"] == f"{current.id}\x00{current.fingerprint}":
+            yield [Passage.from_dict(p) for p in json.loads(row["passages"])]
+            current = next(pending, None)
+    if current is not None:
+        raise RuntimeError(f"the Ray dataset has no passages for document {current.id}")
 
 
 def load_corpus_ray(corpus_dir: Path) -> LoadResult:
@@ -121,10 +145,14 @@ def load_corpus_ray(corpus_dir: Path) -> LoadResult:
     manifest = load_manifest(corpus_dir)
     if not files:
         return LoadResult()
-    rows = ray.data.from_items([{"path": str(p)} for p in files]).map_batches(
-        _load_batch, fn_kwargs={"manifest": manifest}, batch_size=8, batch_format="numpy").take_all()
-    return collect((Path(str(row["path"])), str(row["error"]) if row["error"]
-                    else _document_from_json(json.loads(row["document"]))) for row in rows)
+    loaded = ray.data.from_items([{"path": str(p)} for p in files]).map_batches(
+        _load_batch, fn_kwargs={"manifest": manifest}, batch_size=8, batch_format="numpy").materialize()
+    rows = loaded.select_columns(["path", "document", "error"]).take_all()
+    result = collect((Path(str(row["path"])), str(row["error"]) if row["error"]
+                      else _document_from_json(json.loads(row["document"]))) for row in rows)
+    kept = result.documents
+    result.passages = lambda: _passages_in_order(loaded, kept)
+    return result
 
 
 def build_with_ray(corpus_dir: Path, index_dir: Path, workers: int = 2, batch_size: int = 64, force: bool = False,

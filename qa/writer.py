@@ -25,7 +25,7 @@ import time
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import bm25s
 import faiss
@@ -344,9 +344,10 @@ class _Writer:
 
             self.bar = tqdm(total=total, desc="Indexing documents", unit="doc")
 
-    def add(self, row: int, document: Document) -> None:
+    def add(self, row: int, document: Document, passages: list[Passage] | None = None) -> None:
+        """One document and its passages (split here unless they were split elsewhere, e.g. on Ray workers)."""
         self.documents_out.write((json.dumps(_document_to_json(document), ensure_ascii=False) + "\n").encode("utf-8"))
-        for passage in split_document(document):
+        for passage in split_document(document) if passages is None else passages:
             number = len(self.passage_documents)
             line = (json.dumps(passage.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
             self.passages_out.write(line)
@@ -484,11 +485,14 @@ class _Writer:
         return embedded
 
 
-def write_index(documents: Sequence[Document], index_dir: Path, embedder: Embedder, progress: bool = False) -> dict:
+def write_index(documents: Sequence[Document], index_dir: Path, embedder: Embedder, progress: bool = False,
+                chunked: Iterable[list[Passage]] | None = None) -> dict:
     """Write a new index version for these documents and make it the live one. Caller holds the lock.
 
     `documents` is read twice (abbreviations first, then the passages), one document at a time: a lazy
-    sequence keeps even the documents out of memory."""
+    sequence keeps even the documents out of memory. `chunked`, when given, yields each document's
+    passages in the same order (split elsewhere: qa.ray_engine splits them on its workers); otherwise
+    they are split here."""
     started = time.perf_counter()
     glossary = Glossary.from_definitions(found for d in documents for found in definitions(d.text))
     fingerprint = corpus_fingerprint(documents)
@@ -496,8 +500,12 @@ def write_index(documents: Sequence[Document], index_dir: Path, embedder: Embedd
     staging.mkdir(parents=True)
     try:
         writer = _Writer(staging, index_dir, embedder, glossary, len(documents), progress)
+        chunks = iter(chunked) if chunked is not None else None
         for row, document in enumerate(documents):
-            writer.add(row, document)
+            passages = next(chunks, None) if chunks is not None else None
+            if chunks is not None and passages is None:
+                raise ValueError(f"no passages came for document {document.id}")
+            writer.add(row, document, passages)
         counts = writer.finish()
         manifest = {
             "format_version": FORMAT_VERSION,
