@@ -3,7 +3,7 @@ corpus (bench/national.py's generator), each from scratch (no embedding cache), 
 something on a noisy machine. Also checks that each Ray build wrote the same passages and vectors as the local one.
 
 Run: .venv/bin/python bench/ray_build.py --authorities 75 --inspections 4     (300 reports, 4,800 passages)
-     .venv/bin/python bench/ray_build.py --authorities 250 --inspections 5 --skip-one-worker  (20,000 passages: the equality check)
+     .venv/bin/python bench/ray_build.py --authorities 250 --inspections 5 --skip-one-worker  (20,000 passages, equality)
 """
 from __future__ import annotations
 
