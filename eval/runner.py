@@ -136,6 +136,9 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
         },
         "calibration": {
             "ece": metrics.expected_calibration_error(confidences, correct),
+            # what a perfectly calibrated reader would show at these answers' confidences (ECE is biased
+            # upwards on few answers): the batch's ECE says more than noise only well above it
+            "ece_if_calibrated": metrics.ece_if_calibrated(confidences),
             "answered": len(answered),
             "reliability": [vars(b) for b in metrics.reliability(confidences, correct)],
         },
@@ -208,7 +211,10 @@ def render(summary: dict[str, Any]) -> str:
               f"  risk-coverage AURC {summary['risk_coverage']['aurc']:.3f}; answers as spans "
               f"{summary['granularity']['span']}, as sentences {summary['granularity']['sentence']}"]
     c = summary["calibration"]
-    lines += ["", f"Calibration: ECE {c['ece']:.3f} over {c['answered']} answers",
+    reference = c["ece_if_calibrated"]
+    lines += ["", f"Calibration: ECE {c['ece']:.3f} over {c['answered']} answers (a perfectly calibrated reader "
+              f"would show {reference['mean']:.3f} at these confidences, above {reference['p90']:.3f} "
+              "in 1 batch of 10)",
               f"  {'confidence':<12}{'n':>5}{'mean conf':>11}{'accuracy':>10}"]
     for b in c["reliability"]:
         if b["count"]:

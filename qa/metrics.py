@@ -145,6 +145,27 @@ def expected_calibration_error(confidences: list[float], correct: list[bool], bi
     return sum(b.count / n * abs(b.accuracy - b.confidence) for b in reliability(confidences, correct, bins))
 
 
+def ece_if_calibrated(confidences: list[float], bins: int = 10, draws: int = 2000, seed: int = 0) -> dict[str, float]:
+    """The ECE a perfectly calibrated reader would show on answers given at these confidences: each answer
+    drawn right with exactly the probability its confidence states, `draws` times (seeded, so the figure
+    is repeatable). ECE is biased upwards on few answers (about 0.14 on 40 answers, 0.05 on 300), so a
+    batch's ECE means miscalibration only when it is well above this reference's mean; above its 90th
+    percentile ('p90'), a calibrated reader would show it in fewer than 1 batch in 10."""
+    if not confidences:
+        return {"mean": 0.0, "p90": 0.0}
+    import numpy as np
+
+    p = np.clip(np.asarray(confidences, dtype=np.float64), 0.0, 1.0)
+    which = np.minimum((p * bins).astype(int), bins - 1)  # the same bins as reliability(): 1.0 in the last
+    right = np.random.default_rng(seed).random((draws, len(p))) < p
+    error = np.zeros(draws)
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += np.abs(right[:, members].sum(axis=1) - p[members].sum()) / len(p)
+    return {"mean": float(error.mean()), "p90": float(np.percentile(error, 90))}
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0

@@ -99,3 +99,22 @@ def test_the_threshold_answers_when_an_answer_is_worth_its_risk():
     assert choose_threshold(probabilities, right, cost=0.5) == pytest.approx(0.3)
     # costing as much: the 0.6 mistake is not worth the 0.4 answer after it
     assert choose_threshold(probabilities, right, cost=1.0) == pytest.approx(0.75)
+
+
+def test_the_calibrated_reference_says_what_ece_a_few_answers_show_by_chance():
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    confidences = list(rng.uniform(0.4, 1.0, 40))
+    reference = metrics.ece_if_calibrated(confidences)
+    assert reference == metrics.ece_if_calibrated(confidences)  # seeded: the same figure every run
+    # forty answers: a perfectly calibrated reader still shows an ECE near 0.14, so 0.14 on such a batch is no evidence
+    assert 0.08 < reference["mean"] < reference["p90"] < 0.3
+    assert metrics.ece_if_calibrated(confidences * 10)["mean"] < reference["mean"] / 2  # it shrinks as answers grow
+    # most batches drawn from calibrated confidences fall under the 90th percentile; an overconfident reader does not
+    drawn = [metrics.expected_calibration_error(confidences, list(rng.random(40) < np.asarray(confidences)))
+             for _ in range(200)]
+    assert 0.8 <= np.mean([e <= reference["p90"] for e in drawn]) <= 0.97
+    overconfident = list(rng.random(40) < np.asarray(confidences) - 0.3)
+    assert metrics.expected_calibration_error(confidences, overconfident) > reference["p90"]
+    assert metrics.ece_if_calibrated([]) == {"mean": 0.0, "p90": 0.0}

@@ -126,3 +126,61 @@ def test_token_alignment_matches_everyday_words_to_the_reports(embedder):
     related = F.weighted(question, F.alignment(question, *tokens[1])[0])
     unrelated = F.weighted(question, F.alignment(question, *tokens[2])[0])
     assert related > unrelated
+
+
+def _outcomes(seed: int, sets: int = 4, each: int = 60):
+    """Out-of-fold answers whose first feature predicts rightness (a small fake, for the fitting code alone)."""
+    from qa.reader import features as F
+    from qa.reader.train import Outcome
+
+    rng = np.random.default_rng(seed)
+    outcomes, sources = [], []
+    for s in range(sets):
+        for _ in range(each):
+            row = rng.normal(size=len(F.CONFIDENCE_FEATURES))
+            right = bool(rng.random() < 1 / (1 + np.exp(-2 * row[0])))
+            answerable = bool(rng.random() < 0.8)
+            outcomes.append(Outcome(row, "sentence", right and answerable, answerable, float(right), right, "x"))
+            sources.append(f"set-{s}")
+    return outcomes, sources
+
+
+def test_each_set_held_out_is_scored_by_a_confidence_fitted_without_it():
+    """A new batch is a new writer: its figures must come from a confidence and threshold that never saw
+    its labels, so changing a held-out set's labels cannot change which of its answers are given."""
+    from dataclasses import replace
+
+    from qa.reader.train import leave_one_set_out
+
+    outcomes, sources = _outcomes(3)
+    before = leave_one_set_out(outcomes, sources)
+    assert before["sets"] == 4 and set(before["per_set"]) == {f"set-{s}" for s in range(4)}
+    flipped = [replace(o, right=not o.right) if s == "set-0" else o for o, s in zip(outcomes, sources)]
+    after = leave_one_set_out(flipped, sources)
+    assert after["per_set"]["set-0"]["answers_given"] == before["per_set"]["set-0"]["answers_given"]
+    assert after["per_set"]["set-0"]["auroc"] < 0.5 < before["per_set"]["set-0"]["auroc"]
+    assert before["mean"]["ece_if_calibrated"] > 0 and leave_one_set_out(outcomes, ["one"] * len(outcomes)) == {}
+
+
+def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):
+    from qa.reader.features import SENTENCE_FEATURES
+    from qa.reader.model import Boosted, Linear, Ranker, ReaderModel
+    from qa.reader.train import fit_confidence
+
+    outcomes, _ = _outcomes(5)
+    models = fit_confidence(outcomes, "lightgbm")
+    assert isinstance(models["span"], Boosted) and models["span"] is models["sentence"]
+    rows = np.stack([o.row for o in outcomes[:20]])
+    probabilities = models["sentence"].probability(rows)
+    right = np.asarray([o.right for o in outcomes[:20]])
+    assert probabilities[right].mean() > probabilities[~right].mean()  # it learnt the feature that predicts
+    path = tmp_path / "model.json"
+    n = len(SENTENCE_FEATURES)
+    ranker = Ranker("linear", linear=Linear(SENTENCE_FEATURES, (0.0,) * n, (1.0,) * n, (1.0,) * n, 0.0),
+                    names=SENTENCE_FEATURES)
+    ReaderModel(ranker, None, models, 0.4, 0.5, {}).save(path)
+    loaded = ReaderModel.load(path)
+    assert (tmp_path / "confidence.txt").exists()
+    assert loaded.confidence["span"] is loaded.confidence["sentence"]
+    assert np.allclose(loaded.confidence["sentence"].probability(rows), probabilities)
+    assert loaded.confidence_of(rows[0], "span") == pytest.approx(float(probabilities[0]))

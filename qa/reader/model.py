@@ -3,8 +3,9 @@
 - the sentence ranker: LightGBM lambdarank, or a logistic regression when it ranks better in
   cross-validation (`qa calibrate` fits both and keeps the better);
 - the span scorer: a logistic regression giving P(span right | its sentence answers);
-- the confidence models: logistic regressions giving P(answer right), one for spans and one for sentences,
-  fitted on out-of-fold answers over every question set pooled, and the abstention threshold.
+- the confidence model: P(answer right), a logistic regression or LightGBM's boosted trees (`qa calibrate`
+  fits both and keeps the one with the lower cross-validated AURC), fitted on out-of-fold answers over every
+  question set pooled, and the abstention threshold.
 Nothing here is hand-set: without a fitted model the reader falls back to a plain similarity ranking and
 a rough confidence, and says so in the log.
 """
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).resolve().parent / "model.json"
 RANKER_FILE = Path(__file__).resolve().parent / "ranker.txt"
+CONFIDENCE_FILE = Path(__file__).resolve().parent / "confidence.txt"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,37 @@ class Linear:
         model.fit((x - means) / scales, np.asarray(y, dtype=int))
         return cls(names, tuple(means.tolist()), tuple(scales.tolist()), tuple(model.coef_[0].tolist()),
                    float(model.intercept_[0]))
+
+
+# the boosted confidence: small trees, slow learning, at least 40 answers a leaf (measured over the training
+# sets with each set held out whole, these beat the logistic regression's AURC 0.174 at 0.152-0.160 for 7 to
+# 31 leaves and 300 to 600 rounds; the setting is not critical)
+CONFIDENCE_BOOSTING = {"objective": "binary", "learning_rate": 0.03, "num_leaves": 15, "min_data_in_leaf": 40,
+                       "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+                       "verbose": -1, "num_threads": 1, "deterministic": True, "seed": 7}
+CONFIDENCE_ROUNDS = 300
+
+
+@dataclass(frozen=True)
+class Boosted:
+    """P(answer right) from LightGBM's gradient-boosted trees (binary log loss, so probabilities)."""
+
+    features: tuple[str, ...]
+    booster: object
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        return np.asarray(self.booster.predict(x, num_threads=1))
+
+    def to_json(self) -> dict:
+        return {"kind": "lightgbm", "features": list(self.features)}
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> "Boosted":
+        import lightgbm as lgb
+
+        data = lgb.Dataset(np.asarray(x, dtype=np.float64), label=np.asarray(y, dtype=int), feature_name=list(names))
+        return cls(names, lgb.train(CONFIDENCE_BOOSTING, data, num_boost_round=CONFIDENCE_ROUNDS))
 
 
 # LambdaMART settings tried by `qa calibrate`: as set (""), slower and longer, or each tree on half the features
@@ -120,7 +153,7 @@ class Ranker:
 class ReaderModel:
     ranker: Ranker
     span: Linear | None = None
-    confidence: dict[str, Linear] = field(default_factory=dict)  # by granularity: "span", "sentence"
+    confidence: dict[str, Linear | Boosted] = field(default_factory=dict)  # by granularity: "span", "sentence"
     threshold: float = 0.5
     span_min: float = 0.5  # narrow to the span when P(span right | sentence right) reaches this
     about: dict = field(default_factory=dict)
@@ -148,6 +181,11 @@ class ReaderModel:
             data["ranker"]["linear"] = self.ranker.linear.to_json()
         if self.ranker.kind in ("lightgbm", "ensemble"):
             ranker_path.write_text(self.ranker.booster.model_to_string(), encoding="utf-8")
+        boosted = {id(m): m for m in self.confidence.values() if isinstance(m, Boosted)}
+        if len(boosted) > 1:
+            raise ValueError("one boosted confidence model at most (spans and sentences pooled)")
+        for model in boosted.values():
+            path.with_name(CONFIDENCE_FILE.name).write_text(model.booster.model_to_string(), encoding="utf-8")
         path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
@@ -179,6 +217,15 @@ class ReaderModel:
         else:
             ranker = Ranker("fallback")
         about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min")}
-        return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None,
-                   {k: Linear.from_json(v) for k, v in data["confidence"].items()}, float(data["threshold"]),
-                   float(data.get("span_min", 0.5)), about)
+        confidence: dict[str, Linear | Boosted] = {}
+        for granularity, saved in data["confidence"].items():
+            if saved.get("kind") == "lightgbm":
+                import lightgbm as lgb
+
+                shared = next((m for m in confidence.values() if isinstance(m, Boosted)), None)
+                confidence[granularity] = shared or Boosted(tuple(saved["features"]), lgb.Booster(
+                    model_str=path.with_name(CONFIDENCE_FILE.name).read_text(encoding="utf-8")))
+            else:
+                confidence[granularity] = Linear.from_json(saved)
+        return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None, confidence,
+                   float(data["threshold"]), float(data.get("span_min", 0.5)), about)

@@ -5,7 +5,8 @@ on both sides of a split). Per fold, the ranker and the span scorer are fitted o
 answer the held-out questions exactly as the service would (`Reader.decide`); the confidence models are
 then fitted on those out-of-fold answers, themselves cross-validated for the figures reported. The
 final ranker and span scorer are fitted on everything; the final confidence on all out-of-fold answers,
-which is what it will see on questions nobody fitted it on.
+which is what it will see on questions nobody fitted it on. Each question set is also held out whole in
+turn (`leave_one_set_out`): a new batch comes from a new writer, and those figures are what one should show.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 from qa import metrics
 from qa.reader import Reader
 from qa.reader import features as F
-from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Linear, Ranker, ReaderModel
+from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Boosted, Linear, Ranker, ReaderModel
 from qa.reader.narrow import SPAN_FEATURES, span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
@@ -189,8 +190,16 @@ def span_cut_values(examples: list[Example], kind: str) -> dict[float, float]:
             if pairs else 0.0 for cut in (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)}
 
 
-def fit_confidence(outcomes: list[Outcome]) -> dict[str, Linear]:
+# confidence models tried, each cross-validated; the one with the lower AURC out of fold is kept
+CONFIDENCE_KINDS = ("linear", "lightgbm")
+
+
+def fit_confidence(outcomes: list[Outcome], kind: str = "linear") -> dict[str, Linear | Boosted]:
     given = [o for o in outcomes if o.granularity != "none"]
+    if kind == "lightgbm":  # spans and sentences pooled: the trees split on is_span and span_prob themselves
+        model = Boosted.fit(np.stack([o.row for o in given]), np.asarray([o.right for o in given]),
+                            F.CONFIDENCE_FEATURES)
+        return {"span": model, "sentence": model}
     if POOLED:
         model = Linear.fit(np.stack([o.row for o in given]), np.asarray([o.right for o in given]),
                            F.CONFIDENCE_FEATURES, c=0.3)
@@ -205,12 +214,12 @@ def fit_confidence(outcomes: list[Outcome]) -> dict[str, Linear]:
     return models
 
 
-def cross_validated_confidence(outcomes: list[Outcome], groups: list[str]) -> np.ndarray:
+def cross_validated_confidence(outcomes: list[Outcome], groups: list[str], kind: str = "linear") -> np.ndarray:
     from sklearn.model_selection import GroupKFold
 
     probabilities = np.zeros(len(outcomes))
     for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(outcomes)), groups=groups):
-        models = fit_confidence([outcomes[i] for i in train])
+        models = fit_confidence([outcomes[i] for i in train], kind)
         for i in test:
             o = outcomes[i]
             if o.granularity == "none":
@@ -263,12 +272,50 @@ def figures(outcomes: list[Outcome], probabilities: np.ndarray, threshold: float
     }
 
 
+def leave_one_set_out(outcomes: list[Outcome], sources: list[str], kind: str = "linear") -> dict:
+    """The figures one new question batch should show: each set (one writer, one kind of user) held out in
+    turn, the confidence and its threshold fitted on the other sets' out-of-fold answers, the held-out set
+    scored as `qa eval` scores an untouched batch; the mean over sets, the worst set, and the ECE a
+    perfectly calibrated reader would show on each set's answers (ECE is biased upwards on a few dozen)."""
+    names = sorted(set(sources))
+    if len(names) < 2:
+        return {}
+    per_set = {}
+    for name in names:
+        held = [o for o, s in zip(outcomes, sources) if s == name]
+        rest = [o for o, s in zip(outcomes, sources) if s != name]
+        given = [o for o in rest if o.granularity != "none"]
+        if len({o.right for o in given}) < 2:
+            continue
+        model = fit_confidence(rest, kind)
+        rest_p = [float(model[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in rest]
+        threshold = choose_threshold(rest_p, [o.right for o in rest])
+        held_p = np.asarray([float(model[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0
+                             for o in held])
+        row = figures(held, held_p, threshold)
+        answers = [p for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]
+        row["ece"] = round(metrics.expected_calibration_error(
+            answers, [o.right for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]), 4)
+        row["ece_if_calibrated"] = round(metrics.ece_if_calibrated(answers)["mean"], 4)
+        row["confidently_wrong_share"] = round(row["confidently_wrong"] / row["answers_given"], 4) \
+            if row["answers_given"] else 0.0
+        per_set[name] = row
+    keys = ("answerable_holds", "answerable_f1", "answerable_answered", "unanswerable_abstained",
+            "confidently_wrong_share", "ece", "ece_if_calibrated")
+    return {"sets": len(per_set),
+            "mean": {k: round(float(np.mean([r[k] for r in per_set.values()])), 4) for k in keys},
+            "worst": {k: round(float(max(r[k] for r in per_set.values()) if k.startswith(("confidently", "ece"))
+                                     else min(r[k] for r in per_set.values())), 4) for k in keys},
+            "per_set": per_set}
+
+
 def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     """Fit on every question of `sets`, report the cross-validated figures, save the model."""
     from eval.runner import load_gold
 
     pipeline.warm_up()
-    items = [item for s in sets for item in load_gold(s)]
+    loaded = [(s.stem, item) for s in sets for item in load_gold(s)]
+    items, sources = [item for _, item in loaded], [name for name, _ in loaded]
     log.info("collecting %d questions from %d sets", len(items), len(sets))
     examples = collect(pipeline, items)
     runs = {kind: out_of_fold(examples, kind, 0.5) for kind in RANKERS}
@@ -278,14 +325,21 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     span_values = span_cut_values(examples, kind)
     outcomes = out_of_fold(examples, kind, span_min)[0]
     groups = [ex.group for ex in examples]
-    probabilities = cross_validated_confidence(outcomes, groups)
+    tried = {k: cross_validated_confidence(outcomes, groups, k) for k in CONFIDENCE_KINDS}
+    scored = {k: figures(outcomes, p, 0.0)["aurc"] for k, p in tried.items()}
+    confidence_kind = min(CONFIDENCE_KINDS, key=lambda k: scored[k])
+    probabilities = tried[confidence_kind]
     threshold = choose_threshold([float(p) for p in probabilities], [o.right for o in outcomes])
     report = figures(outcomes, probabilities, threshold)
-    model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes),
+    by_set = leave_one_set_out(outcomes, sources, confidence_kind)
+    model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes, confidence_kind),
                         round(float(threshold), 4), span_min,
                         {"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
+                         "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
                          "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
-                         "cross_validated": report, "span_cut_values": span_values,
+                         "cross_validated": report,
+                         "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
+                         "span_cut_values": span_values,
                          "note": "fitted by `qa calibrate`; do not edit by hand"})
     model.save(path)
     lines = [f"{len(items)} questions from {', '.join(s.name for s in sets)}",
@@ -293,7 +347,13 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
              "at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in span_values.items()),
              "sentence ranker, answering sentence first (5-fold, by answering passage): "
              + ", ".join(f"{k} {v:.3f}" for k, v in top1.items()) + f" -> {kind}",
+             "confidence, AURC out of fold: " + ", ".join(f"{k} {v}" for k, v in scored.items())
+             + f" -> {confidence_kind}",
              f"threshold {threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in report.items())]
+    if by_set:
+        lines.append(f"each of the {by_set['sets']} sets held out in turn (what a new batch should show), mean: "
+                     + ", ".join(f"{k} {v}" for k, v in by_set["mean"].items())
+                     + "; worst set: " + ", ".join(f"{k} {v}" for k, v in by_set["worst"].items()))
     return "\n".join(lines)
 
 
