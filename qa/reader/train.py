@@ -220,12 +220,14 @@ def cross_validated_confidence(outcomes: list[Outcome], groups: list[str], kind:
     probabilities = np.zeros(len(outcomes))
     for train, test in GroupKFold(n_splits=FOLDS).split(np.zeros(len(outcomes)), groups=groups):
         models = fit_confidence([outcomes[i] for i in train], kind)
-        for i in test:
-            o = outcomes[i]
-            if o.granularity == "none":
-                continue
-            probabilities[i] = float(models[o.granularity].probability(o.row)[0])
+        probabilities[test] = _probabilities(models, [outcomes[i] for i in test])
     return probabilities
+
+
+def _probabilities(models: dict[str, Linear | Boosted], outcomes: list[Outcome]) -> np.ndarray:
+    """Each answer's confidence by its granularity's model; 0 where the reader gave none."""
+    return np.asarray([float(models[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0
+                       for o in outcomes])
 
 
 WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
@@ -288,15 +290,12 @@ def leave_one_set_out(outcomes: list[Outcome], sources: list[str], kind: str = "
         if len({o.right for o in given}) < 2:
             continue
         model = fit_confidence(rest, kind)
-        rest_p = [float(model[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in rest]
-        threshold = choose_threshold(rest_p, [o.right for o in rest])
-        held_p = np.asarray([float(model[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0
-                             for o in held])
+        threshold = choose_threshold([float(p) for p in _probabilities(model, rest)], [o.right for o in rest])
+        held_p = _probabilities(model, held)
         row = figures(held, held_p, threshold)
-        answers = [p for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]
-        row["ece"] = round(metrics.expected_calibration_error(
-            answers, [o.right for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]), 4)
-        row["ece_if_calibrated"] = round(metrics.ece_if_calibrated(answers)["mean"], 4)
+        answered = [(float(p), o.right) for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]
+        row["ece"] = round(metrics.expected_calibration_error([p for p, _ in answered], [r for _, r in answered]), 4)
+        row["ece_if_calibrated"] = round(metrics.ece_if_calibrated([p for p, _ in answered])["mean"], 4)
         row["confidently_wrong_share"] = round(row["confidently_wrong"] / row["answers_given"], 4) \
             if row["answers_given"] else 0.0
         per_set[name] = row
