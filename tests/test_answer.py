@@ -30,7 +30,7 @@ def test_a_grade_with_a_year_comes_from_that_inspection(pipeline):
     cited = reply["passages"][0]
     assert cited["id"] == answer["passage_id"] and cited["document"]["date"] == "2024-06-14"
     assert answer["sentence"]["text"] == "The experiences and progress of care leavers: Good"
-    assert answered(pipeline, "What grade did children in care get in 2024?")["answer"]["text"] == "Outstanding"
+    assert answered(pipeline, "How was the experience of children in care graded in 2024?")["answer"]["text"] == "Outstanding"
     # 2019 graded children in care and care leavers together
     reply = answered(pipeline, "What grade did care leavers get in 2019?")
     assert reply["answer"]["text"] == "Good" and reply["passages"][0]["document"]["year"] == 2019
@@ -83,10 +83,10 @@ def test_a_question_about_a_report_as_a_whole_is_its_headline(pipeline):
 
 
 @pytest.mark.parametrize("question", [
-    "What grade did the adoption service get in 2024?",
+    "How was adoption in Barnet graded in 2024?",
     "What is the salary of a newly qualified social worker in Barnet?",
     "What email address do families use to reach the virtual school?",
-    "How were care leavers graded in 2022?",
+    "Which grade did care leavers receive in 2020?",
 ])
 def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
@@ -136,7 +136,7 @@ def test_grades_come_from_the_council_asked_about(with_testshire):
 
 
 @pytest.mark.parametrize("question, expected, kind", [
-    ("How much money did Testshire invest in new children's homes?", "£2.4 million", "money"),
+    ("How much did Testshire spend on its new children's homes?", "£2.4 million", "money"),
     ("What is the phone number of the Testshire front door?", "01632 960 777", "contact"),
     ("How long does the Testshire front door take to decide on referrals?", "within 24 hours", "duration"),
 ])

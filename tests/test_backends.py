@@ -14,6 +14,7 @@ from qa.index import IndexNotReady, load_index, read_manifest
 
 pytest.importorskip("onnxruntime")
 ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "What grade did care leavers' services receive in 2024?"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def onnx_index(tmp_path_factory, onnx_env) -> Path:
 def test_int8_index_answers_like_the_torch_one_and_never_loads_torch(onnx_index, onnx_env):
     assert read_manifest(onnx_index)["model"] == "all-MiniLM-L6-v2+onnx-int8"
     script = ("import json, sys; from pathlib import Path; from qa.pipeline import Pipeline; "
-              f"reply = Pipeline(Path({str(onnx_index)!r})).ask('How were care leavers rated in 2024?'); "
+              f"reply = Pipeline(Path({str(onnx_index)!r})).ask({QUESTION!r}); "
               "print(json.dumps({'reply': reply, 'torch': 'torch' in sys.modules}))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, env=onnx_env,
                             timeout=300)

@@ -51,7 +51,7 @@ def test_ask_see_answer_open_citation_land_on_paragraph(browser, server):
 
     browser.get(server + "/")
     box = browser.find_element(By.ID, "question")
-    box.send_keys("How were care leavers rated in 2024?", Keys.ENTER)  # Enter submits
+    box.send_keys("What grade did care leavers' services receive in 2024?", Keys.ENTER)  # Enter submits
     answer = wait_for(browser, "#answer .text")
     assert answer.text == "Good"
     assert "Confidence:" in browser.find_element(By.CSS_SELECTOR, "#answer .confidence").text
@@ -83,7 +83,7 @@ def test_a_span_answer_shows_the_sentence_it_was_read_from(browser, server):
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server + "/")
-    browser.find_element(By.ID, "question").send_keys("Who led the inspection of Barnet in June 2024?", Keys.ENTER)
+    browser.find_element(By.ID, "question").send_keys("Who led the June 2024 inspection team?", Keys.ENTER)
     assert wait_for(browser, "#answer .text").text == "Naintara Khosla"
     sentence = wait_for(browser, "#answer .in-sentence")
     assert "Lead inspector: Naintara Khosla" in sentence.text
@@ -115,7 +115,7 @@ def test_not_found_state_still_shows_passages(browser, server):
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server + "/")
-    browser.find_element(By.ID, "question").send_keys("What was Camden's overall effectiveness grade in 2024?", Keys.ENTER)
+    browser.find_element(By.ID, "question").send_keys("What overall grade did Hackney get from Ofsted in 2024?", Keys.ENTER)
     answer = wait_for(browser, "#answer.not-found .text")
     assert answer.text == "Not found in the reports"
     assert browser.find_elements(By.CSS_SELECTOR, ".passage")
@@ -127,7 +127,7 @@ def test_the_reports_terms_searched_for_everyday_words_are_shown(browser, server
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server + "/")
-    browser.find_element(By.ID, "question").send_keys("Is there anything for teenagers with nowhere to live?", Keys.ENTER)
+    browser.find_element(By.ID, "question").send_keys("Can teenagers who have nowhere to live get support?", Keys.ENTER)
     assert "homeless" in wait_for(browser, "#answer .text").text
     searched = browser.find_element(By.CSS_SELECTOR, "#answer .searched").text
     assert "“homeless” for “nowhere to live”" in searched
@@ -138,7 +138,7 @@ def test_a_year_no_report_covers_is_said_so(browser, server):
     from selenium.webdriver.common.keys import Keys
 
     browser.get(server + "/")
-    browser.find_element(By.ID, "question").send_keys("How were care leavers rated in 2022?", Keys.ENTER)
+    browser.find_element(By.ID, "question").send_keys("What grade did care leavers' services get in 2023?", Keys.ENTER)
     wait_for(browser, "#answer.not-found .text")
     assert "No report covers the year asked about" in browser.find_element(By.CSS_SELECTOR, "#answer .confidence").text
     assert browser.find_elements(By.CSS_SELECTOR, ".passage")
@@ -163,7 +163,7 @@ def test_many_councils_rows_a_chosen_council_and_its_grade_timeline(browser, cou
     choice = Select(browser.find_element(By.ID, "authority"))
     names = [o.text for o in choice.options][1:]
     assert "Barnet" in names and "Fernleigh" in names and len(names) == 8
-    browser.find_element(By.ID, "question").send_keys("How were care leavers rated?", Keys.ENTER)
+    browser.find_element(By.ID, "question").send_keys("What grade did the care leavers' service get?", Keys.ENTER)
     wait_for(browser, "#answer table.rows")
     rows = browser.find_elements(By.CSS_SELECTOR, "#answer table.rows tbody tr")
     assert len(rows) == 7  # Hallowby's only report, a focused visit, grades nothing

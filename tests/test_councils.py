@@ -128,7 +128,7 @@ def test_a_council_the_collection_does_not_hold_gets_no_answer_and_says_so(counc
 
 
 def test_a_council_asked_for_in_the_request_by_any_name_is_the_filter(councils):
-    reply = councils.ask("How were care leavers rated?", filters={"authority": "london borough of fernleigh"})
+    reply = councils.ask("What grade did the care leavers' service get?", filters={"authority": "london borough of fernleigh"})
     assert reply["filters_applied"]["authority"] == "Fernleigh"
     assert reply["answer"]["authority"] == "Fernleigh" and reply["answer"]["text"] == "Requires improvement to be good"
     assert [step["year"] for step in reply["answer"]["history"]] == [2019, 2024]
@@ -137,7 +137,7 @@ def test_a_council_asked_for_in_the_request_by_any_name_is_the_filter(councils):
 
 # ---------------------------------------------------------------- no council named, several in scope
 
-@pytest.mark.parametrize("area, question", [("care leavers", "How were care leavers rated?"),
+@pytest.mark.parametrize("area, question", [("care leavers", "What grade did the care leavers' service get?"),
                                             ("overall effectiveness", "What grade did children's services get?"),
                                             ("children in care", "What were services for children in care rated?")])
 def test_a_grade_question_without_a_council_gets_one_row_for_each(councils, councils_key, area, question):
@@ -153,7 +153,7 @@ def test_a_grade_question_without_a_council_gets_one_row_for_each(councils, coun
 
 
 def test_a_grade_question_for_a_year_gets_rows_only_for_councils_inspected_then(councils, councils_key):
-    reply = councils.ask("How were care leavers rated in 2024?")
+    reply = councils.ask("What grade did care leavers' services receive in 2024?")
     expected = {name: grade_of(grades, "care leavers") for name, items in inspections(councils_key).items()
                 for day, grades in items if day.startswith("2024")}
     assert {row["authority"]: row["grade"] for row in reply["answer"]["rows"]} == expected

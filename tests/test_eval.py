@@ -187,7 +187,7 @@ def test_holds_and_confidently_wrong_agree_with_the_replies(evaluated):
 def test_qa_eval_runs_another_gold_file_from_the_command_line(index_dir, tmp_path):
     gold = tmp_path / "other.jsonl"
     gold.write_text("\n".join(json.dumps(row) for row in [
-        {"id": "a", "question": "How were care leavers rated in 2024?", "answers": ["Good"],
+        {"id": "a", "question": "What grade did care leavers' services receive in 2024?", "answers": ["Good"],
          "evidence": "The experiences and progress of care leavers", "year": 2024, "kind": "rating"},
         {"id": "b", "question": "What is the salary of the mayor of Barnet?", "answers": [], "evidence": "",
          "year": None, "kind": "unanswerable"},

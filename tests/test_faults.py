@@ -30,7 +30,9 @@ def test_killed_builds_and_adds_leave_the_last_good_index(tmp_path, index_dir, e
 
     live = tmp_path / "index"
     shutil.copytree(index_dir, live)
-    questions = ["How were care leavers rated in 2024?", "What happens out of hours?", "Who signed the focused visit letter?"]
+    questions = ["What grade did care leavers' services receive in 2024?",
+                 "Can families get help in an emergency outside office hours?",
+                 "Who put their name to the 2021 focused visit letter?"]
     expected = answers(Pipeline(live, embedder), questions)
     extra = tmp_path / "extra-report.txt"
     extra.write_text("Inspection of Extrashire local authority children's services\n\n1. The falcon team supports "
@@ -94,11 +96,11 @@ def test_pipeline_failure_gives_json_503_and_the_next_request_works(pipeline, mo
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pipeline.retriever, "search", flaky)
-    response = client.post("/api/ask", json={"question": "What happens out of hours?"})
+    response = client.post("/api/ask", json={"question": "Can families get help in an emergency outside office hours?"})
     assert response.status_code == 503
     body = response.get_json()
     assert body["error"]["code"] == "internal_error" and "Traceback" not in json.dumps(body)
-    response = client.post("/api/ask", json={"question": "What happens out of hours?"})
+    response = client.post("/api/ask", json={"question": "Can families get help in an emergency outside office hours?"})
     assert response.status_code == 200 and response.get_json()["passages"]
 
 

@@ -39,8 +39,8 @@ def test_an_older_schema_is_migrated_forward(tmp_path):
 
 def test_the_log_keeps_qa_log_days_and_qa_log_off_keeps_nothing(tmp_path, monkeypatch):
     store = Store(tmp_path)
-    reply = {"question": "How were care leavers rated?", "answer": {"text": "Good", "confidence": 0.9, "type": "grade"},
-             "passages": [{"id": "p-x-1"}], "took_ms": 12.0}
+    reply = {"question": "What grade did the care leavers' service get?",
+             "answer": {"text": "Good", "confidence": 0.9, "type": "grade"}, "passages": [{"id": "p-x-1"}], "took_ms": 12.0}
     old = store.log_question(reply, "v1")
     store.connection().execute("UPDATE questions SET asked_at = ? WHERE id = ?", (time.time() - 91 * 86400, old))
     recent = store.log_question(reply, "v1")
@@ -58,7 +58,7 @@ def test_export_turns_verdicts_into_gold_rows():
          "evidence": "The headteacher of the virtual school", "answer_text": "Social workers", "year": 2024},
         {"id": 2, "question": "Who looks after kids in hospital?", "verdict": "not_in_reports", "picked_text": None,
          "evidence": None, "answer_text": "Inspectors", "year": None},
-        {"id": 3, "question": "How were care leavers rated?", "verdict": "right", "picked_text": None,
+        {"id": 3, "question": "What grade did the care leavers' service get?", "verdict": "right", "picked_text": None,
          "evidence": "The experiences and progress of care leavers: Good", "answer_text": "Good", "year": 2024},
         {"id": 4, "question": "What is the MASH?", "verdict": "wrong", "picked_text": None, "evidence": None,
          "answer_text": "x", "year": None},  # says what the answer is not: the gold format cannot hold it
@@ -67,10 +67,10 @@ def test_export_turns_verdicts_into_gold_rows():
     ]
     exported = {item["question"].lower(): item for item in export_gold(rows)}
     assert set(exported) == {"who runs the  virtual school?", "who looks after kids in hospital?",
-                             "how were care leavers rated?"}
+                             "what grade did the care leavers' service get?"}
     assert exported["who runs the  virtual school?"]["answers"] == []
-    assert exported["how were care leavers rated?"] == {
-        "id": "feedback-3", "question": "How were care leavers rated?", "kind": "feedback", "answers": ["Good"],
+    assert exported["what grade did the care leavers' service get?"] == {
+        "id": "feedback-3", "question": "What grade did the care leavers' service get?", "kind": "feedback", "answers": ["Good"],
         "evidence": "The experiences and progress of care leavers: Good", "year": 2024}
 
 
@@ -123,7 +123,7 @@ def test_feedback_is_stored_with_the_picked_sentence_and_bad_offsets_are_refused
 
 
 def test_each_question_asked_is_logged_with_what_came_back(live, data_dir):
-    reply = post(live, {"question": "How were care leavers rated in 2024?"}, "/api/ask").json()
+    reply = post(live, {"question": "What grade did care leavers' services receive in 2024?"}, "/api/ask").json()
     logged = Store(data_dir).questions()[-1]
     assert logged["question"] == reply["question"] and logged["answered"] == 1
     assert logged["answer_type"] == "grade" and logged["top_passage"] == reply["passages"][0]["id"]
@@ -150,9 +150,9 @@ def test_api_details_a_schema_checker_finds(live):
     assert response.status_code == 405 and "POST" in response.headers["Allow"]
     response = requests.get(f"{live}/api/ask", timeout=10)
     assert response.status_code == 405 and response.headers["Allow"].startswith("OPTIONS, POST")
-    response = post(live, {"question": "How were care leavers rated?", "top_k": 3.0}, "/api/ask")
+    response = post(live, {"question": "What grade did the care leavers' service get?", "top_k": 3.0}, "/api/ask")
     assert response.status_code == 200 and len(response.json()["passages"]) == 3
-    assert post(live, {"question": "How were care leavers rated?", "top_k": 3.5}, "/api/ask").status_code == 400
+    assert post(live, {"question": "What grade did the care leavers' service get?", "top_k": 3.5}, "/api/ask").status_code == 400
     response = requests.post(f"{live}/api/feedback", data=b'{"question": "' + b"a" * 3_000_000 + b'"}', timeout=60,
                              headers={"Content-Type": "application/json"})
     assert response.status_code == 413 and response.json()["error"]["code"] == "request_too_large"
@@ -163,7 +163,7 @@ def test_twenty_clients_asking_and_sending_feedback_for_30_seconds_lose_nothing(
     acknowledged: list[int] = []
     errors: list[str] = []
     lock = threading.Lock()
-    questions = ["How were care leavers rated?", "What is the MASH?", "Who leads the virtual school?",
+    questions = ["What grade did the care leavers' service get?", "What is the MASH?", "Who leads the virtual school?",
                  "What needs to improve?", "How do personal advisers help care leavers?"]
 
     def client(number: int) -> None:
@@ -233,7 +233,7 @@ def test_a_server_killed_ten_times_under_feedback_load_keeps_every_acknowledged_
 
 
 def test_feedback_exported_is_scored_by_qa_eval(index_dir, tmp_path, pipeline):
-    reply = pipeline.ask("How were care leavers rated in 2024?")
+    reply = pipeline.ask("What grade did care leavers' services receive in 2024?")
     store = Store(tmp_path)
     answer = reply["answer"]
     passage = next(p for p in reply["passages"] if p["id"] == answer["passage_id"])

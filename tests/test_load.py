@@ -16,9 +16,10 @@ from tests.conftest import start_server, stop_server
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 20
 SECONDS = 30
-QUESTIONS = ["How were care leavers rated in 2024?", "What happens out of hours?",
-             "Who was the lead inspector for the 2024 inspection?", "What needs to improve?",
-             "When did the monitoring visit take place?", "What does the kestrel outreach team do?"]
+QUESTIONS = ["What grade did care leavers' services receive in 2024?",
+             "Can families get help in an emergency outside office hours?",
+             "Who was Ofsted's lead inspector for its inspection in 2024?", "What needs to improve?",
+             "When did inspectors carry out the monitoring visit?", "What does the kestrel outreach team do?"]
 
 
 def test_twenty_clients_for_thirty_seconds_while_the_index_changes(index_dir, tmp_path):

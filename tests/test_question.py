@@ -8,45 +8,45 @@ from qa.question import analyse, answer_type, grade_area, role_held
 
 
 @pytest.mark.parametrize("question, kind", [
-    ("How were care leavers rated in 2024?", "grade"),
-    ("How has the overall grade changed since 2017?", "history"),
-    ("When did the 2024 inspection take place?", "date"),
+    ("What grade did care leavers' services receive in 2024?", "grade"),
+    ("How has Barnet's overall rating moved on since 2017?", "history"),
+    ("When did Ofsted carry out its 2024 inspection?", "date"),
     ("On what dates did inspectors visit?", "date"),
     # a leading 'when' clause sets the scene; the question after it is what is asked
     ("When children go missing, are they asked why on their return?", "yesno"),
     ("Where children cannot live at home, how quickly do they come into care?", "description"),
     ("When did inspectors visit, and who led them?", "date"),
     ("How long ago was Barnet judged inadequate?", "date"),
-    ("How long do care leavers wait for council housing?", "duration"),
+    ("How long do young people wait for a personal adviser?", "duration"),
     ("For how long have staff worked in Barnet?", "duration"),
     ("How many weeks does an assessment take?", "duration"),
-    ("How much money did Barnet invest in new children's homes?", "money"),
-    ("What is the annual budget of Barnet children's services?", "money"),
-    ("What is the starting salary for a social worker?", "money"),
-    ("What is the phone number of Barnet's MASH?", "contact"),
+    ("How much money has the council put into foster care?", "money"),
+    ("What is the yearly budget for the virtual school?", "money"),
+    ("What is the starting wage for a newly qualified social worker?", "money"),
+    ("What is the telephone number for the emergency duty service?", "contact"),
     ("What is the street address of the hub?", "contact"),
     ("How can parents contact the front door?", "contact"),
-    ("How many social workers does Barnet employ?", "quantity"),
+    ("How many foster carers does Barnet recruit each year?", "quantity"),
     ("How much support do care leavers get?", "quantity"),
-    ("Do care leavers have to pay council tax?", "yesno"),
+    ("Do foster carers get extra leave from work?", "yesno"),
     ("How did leaders address the weaknesses?", "description"),
     ("Who leads the virtual school?", "person"),
     ("Who is responsible for care leavers?", "person"),
-    ("Who is the lead member for children's services?", "identity"),
-    ("Who were the inspectors in 2017?", "identity"),
+    ("Who is the lead member for adult social care?", "identity"),
+    ("Who were the inspectors from Ofsted in 2017?", "identity"),
     ("Who is Barnet's director of children's services?", "identity"),
     ("Who is the regional adoption agency?", "person"),  # an organisation's name answers it
-    ("What is the name of Barnet's director of public health?", "identity"),
+    ("What is the name of Barnet's head of fostering?", "identity"),
     ("What is the name of the tool social workers use?", "named"),
-    ("Which regional adoption agency is Barnet part of?", "named"),
-    ("Why was Barnet judged inadequate in 2017?", "reason"),  # the reasons, not the grade
+    ("Which regional agency handles adoptions for Barnet?", "named"),
+    ("Why were Barnet's services judged to be inadequate in 2017?", "reason"),  # the reasons, not the grade
     ("What does IRO stand for?", "expansion"),
     ("Who wrote the 2024 report?", "identity"),  # a person, not what 'is written' in it
     ("What were the main weaknesses in 2017?", "list"),
-    ("What are the weak spots in fostering recruitment?", "list"),
-    ("How often are threshold meetings held?", "frequency"),
+    ("What are the weak points in pathway planning?", "list"),
+    ("How often do IROs review children's plans?", "frequency"),
     ("How frequently do managers supervise social workers?", "frequency"),
-    ("How was it decided how often to visit children?", "description"),  # asks how it was decided
+    ("How was it decided how often to see each family?", "description"),  # asks how it was decided
     ("How many children live in unregistered homes?", "quantity"),
     ("What are the problems with management oversight?", "list"),
     ("What is the full form of LADO?", "expansion"),
@@ -55,10 +55,10 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("What is the Onwards and Upwards service?", "description"),  # a name, not an abbreviation
     ("What is care?", "description"),
     ("What does the MASH do?", "description"),
-    ("What did Chris Munday say about the findings?", "quote"),
+    ("What did Chris Munday say about caseloads?", "quote"),
     ("What did children tell inspectors about their carers?", "quote"),
     ("What did the Strategic Director say about the findings?", "quote"),
-    ("What did inspectors say about return home interviews?", "description"),
+    ("What did inspectors say about placement stability?", "description"),
     ("What does the 2019 letter say about supervision?", "description"),
     ("What did the monitoring visit say about care leavers?", "description"),
 ])
@@ -110,16 +110,16 @@ def test_the_verb_framing_a_question_is_not_content():
     from qa.question import analyse
 
     assert analyse("What did inspectors find about supervision?").content == ("supervis",)
-    assert analyse("What do foster carers think of the support they get?").content[:2] == ("foster", "carer")
-    assert "think" not in analyse("What do foster carers think of the support they get?").content
+    assert analyse("What do young carers think of the help they receive?").content[:2] == ("young", "carer")
+    assert "think" not in analyse("What do young carers think of the help they receive?").content
     assert "find" in analyse("Did the visit find that practice had improved?").content  # here it is asked about
 
 
 def test_irregular_verb_forms_meet_their_base_form():
     from qa.text import tokens
 
-    assert tokens("Who led the inspection?")[0] == tokens("Lead inspector")[0]
-    assert tokens("inspectors found") == tokens("what did inspectors find")
+    assert tokens("Who led the visit?")[0] == tokens("Lead inspector")[0]
+    assert tokens("inspectors found") == tokens("did the inspectors find")
     assert tokens("the letter was written") == tokens("the letter was wrote") == tokens("letter write")
 
 
@@ -131,10 +131,10 @@ def test_the_latest_month_a_date_can_mean():
 
 
 @pytest.mark.parametrize("question, role", [
-    ("Who is the lead member for children's services in Barnet?", ("lead", "member", "children", "servic")),
-    ("What is the name of Barnet's director of public health?", ("director", "public", "health")),
-    ("Who was the lead inspector for the 2024 inspection?", ("lead", "inspector")),  # the inspection only says when
-    ("Who were the inspectors in 2017?", ("inspector",)),
+    ("Who is the portfolio holder for education in Barnet?", ("portfolio", "holder", "educ")),
+    ("What is the name of Barnet's head of fostering?", ("head", "foster")),
+    ("Who was Ofsted's lead inspector for its inspection in 2024?", ("lead", "inspector")),  # 'its inspection' names no role
+    ("Who were the inspectors from Ofsted in 2017?", ("inspector",)),
     ("Who is the regional adoption agency?", ()),  # an organisation's role
     ("Who leads the virtual school?", ()),
 ])
@@ -150,7 +150,7 @@ def test_a_participle_clause_is_not_a_subject():
 @pytest.mark.parametrize("question, area", [
     ("How was leadership rated in 2024?", "impact of leaders"),  # not 'leaders' + an unknown 'hip'
     ("What grade did the leaders get?", "impact of leaders"),
-    ("How were care leavers rated?", "care leavers"),
+    ("What grade did the care leavers' service get?", "care leavers"),
     ("How was management rated in 2019?", "impact of leaders"),
 ])
 def test_the_judgement_area_a_grade_question_names(question, area):
@@ -159,8 +159,8 @@ def test_the_judgement_area_a_grade_question_names(question, area):
 
 @pytest.mark.parametrize("question, focus", [
     ("How many inspectors carried out the 2024 inspection?", ("inspector",)),  # not '... carried out the'
-    ("How many social workers does Barnet employ?", ("social", "worker")),
-    ("How many children went missing from care in 2024?", ("children",)),
+    ("How many foster carers does Barnet recruit each year?", ("foster", "carer")),
+    ("How many children went back home to their families in 2024?", ("children",)),
 ])
 def test_what_a_how_many_question_counts(question, focus):
     assert analyse(question).focus == focus
@@ -168,7 +168,7 @@ def test_what_a_how_many_question_counts(question, focus):
 
 def test_the_words_asking_for_a_date_are_not_its_topic():
     assert "date" not in analyse("On what dates was the focused visit?").content
-    assert "month" not in analyse("In which month of 2019 did Ofsted inspectors visit Barnet?").content
+    assert "month" not in analyse("In which month of 2017 was Barnet's monitoring visit?").content
 
 
 def test_a_sentence_about_the_report_itself():

@@ -7,37 +7,39 @@ from qa.retrieve import question_filters, retrieval_query, validate_filters
 
 
 @pytest.mark.parametrize("question, expected", [
-    ("How were care leavers rated in 2024?", {"year": 2024}),
+    ("What grade did care leavers' services receive in 2024?", {"year": 2024}),
     ("What did the 2019 inspection say?", {"year": 2019}),
-    ("How has the grade changed since 2017?", {"date_from": "2017-01-01"}),
-    ("What changed between 2019 and 2024?", {"date_from": "2019-01-01", "date_to": "2024-12-31"}),
+    ("Has the grade improved since 2017?", {"date_from": "2017-01-01"}),
+    ("How did things change between 2019 and 2024?", {"date_from": "2019-01-01", "date_to": "2024-12-31"}),
     ("What happened before 2020?", {"date_to": "2019-12-31"}),
-    ("What happens out of hours?", {}),
-    ("What had changed since 2017 according to the 2019 letter?", {"year": 2019}),
-    ("According to the news article, when was Barnet last inspected?", {"kind": "news"}),
-    ("How was staff morale during the 2017 monitoring visit?", {"year": 2017, "kind": "monitoring visit"}),
+    ("Can families get help in an emergency outside office hours?", {}),
+    ("According to the 2019 letter, how had services changed since 2017?", {"year": 2019}),
+    ("What does the press article say about early help?", {"kind": "news"}),
+    ("What did social workers say about their caseloads during the 2017 monitoring visit?",
+     {"year": 2017, "kind": "monitoring visit"}),
 ])
 def test_years_in_the_question(question, expected):
     assert question_filters(question) == expected
 
 
 def test_stated_years_leave_the_retrieval_query():
-    assert retrieval_query("How were care leavers rated in 2024?") == "How were care leavers rated?"
-    assert retrieval_query("Who carried out the visit in November 2017?") == "Who carried out the visit?"
-    assert retrieval_query("In 2024, did managers know their weak spots?") == "did managers know their weak spots?"
+    assert retrieval_query("What grade did care leavers' services receive in 2024?") == (
+        "What grade did care leavers' services receive?")
+    assert retrieval_query("What did the team find in November 2017?") == "What did the team find?"
+    assert retrieval_query("In 2024, were leaders aware of their weaknesses?") == "were leaders aware of their weaknesses?"
 
 
 def test_the_report_a_question_is_set_in_leaves_the_retrieval_query():
     """'During the 2021 visit, ...' says where to look (a filter), not what to look for: as words it would
     favour the passages that describe the visit itself."""
-    assert retrieval_query("During the 2021 visit, could children in care get someone to speak up for them?") == (
-        "could children in care get someone to speak up for them?")
+    assert retrieval_query("During the 2021 visit, were disabled children in care well supported?") == (
+        "were disabled children in care well supported?")
     assert retrieval_query("How was the front door doing in the 2017 monitoring visit?") == "How was the front door doing?"
     assert retrieval_query("Who carried out the visit?") == "Who carried out the visit?"  # the visit is what is asked
 
 
 def test_the_kind_of_report_named_in_the_question_is_a_filter(pipeline):
-    reply = pipeline.ask("According to the news article, when had Barnet last been inspected?")
+    reply = pipeline.ask("According to the news article, when was Barnet's previous inspection?")
     assert reply["filters_applied"] == {"kind": "news", "authority": "Barnet"}
     assert all(p["document"]["kind"] == "news" for p in reply["passages"])
     assert reply["answer"] and reply["answer"]["text"] == "2012"
@@ -45,11 +47,12 @@ def test_the_kind_of_report_named_in_the_question_is_a_filter(pipeline):
 
 def test_a_period_asked_about_beside_a_named_reports_year_stays_in_the_query():
     """The 2019 letter is the filter; 'since 2017' is what the question asks about."""
-    assert retrieval_query("What had changed since 2017 according to the 2019 letter?") == "What had changed since 2017?"
+    assert retrieval_query("According to the 2019 letter, how had services changed since 2017?") == (
+        "how had services changed since 2017?")
 
 
 def test_what_changed_since_a_year_is_answered_from_the_named_report(pipeline):
-    reply = pipeline.ask("What had changed since 2017 according to the 2019 letter?")
+    reply = pipeline.ask("According to the 2019 letter, how had services changed since 2017?")
     assert reply["filters_applied"] == {"year": 2019}
     assert not reply["abstained"], reply.get("candidate")
     assert "improved a lot since the last inspection in 2017" in reply["answer"]["text"]
@@ -66,7 +69,7 @@ def test_filter_validation_names_the_bad_value():
 
 
 def test_year_filter_applies(pipeline):
-    reply = pipeline.ask("How were care leavers rated in 2024?")
+    reply = pipeline.ask("What grade did care leavers' services receive in 2024?")
     assert reply["filters_applied"] == {"year": 2024}
     assert reply["passages"] and all(p["document"]["year"] == 2024 for p in reply["passages"])
     top = reply["passages"][0]
@@ -83,7 +86,7 @@ def test_kind_document_and_date_filters(pipeline):
 
 
 def test_hybrid_finds_paraphrased_question(pipeline):
-    reply = pipeline.ask("What happens out of hours?")
+    reply = pipeline.ask("Can families get help in an emergency outside office hours?")
     assert "emergency duty service" in reply["passages"][0]["text"]
     assert reply["passages"][0]["citation"].endswith("para 21")
 
@@ -100,7 +103,7 @@ def test_a_question_that_is_a_heading_finds_what_sits_under_it(pipeline):
 
 
 def test_a_year_no_report_covers_returns_closest_passages_and_abstains(pipeline):
-    reply = pipeline.ask("How were care leavers rated in 2022?")
+    reply = pipeline.ask("What grade did care leavers' services get in 2023?")
     assert reply["abstained"] and reply["answer"] is None
     assert reply["filters_relaxed"] == ["year"] and reply["passages"]
 
@@ -120,18 +123,18 @@ def test_words_the_reports_never_use_stand_for_their_nearest_corpus_words(pipeli
     assert [alias for alias, _ in aliases["kid"]][0] == "children"
     assert [alias for alias, _ in aliases["doctor"]] == ["medic"]
     assert retriever.aliases("How were Camden's services rated by the mayor?") == {}
-    assert retriever.aliases("How were care leavers rated?") == {}  # every word is in the reports
+    assert retriever.aliases("What grade did the care leavers' service get?") == {}  # every word is in the reports
     # 'dads' is the everyday word for 'fathers' (qa/synonyms.txt); 'siblings' has no line there, and the
     # words nearest it in meaning stand for it
     aliases = retriever.aliases("Were dads and siblings asked for their views?")
     assert [alias for alias, _ in aliases["dad"]] == ["father"]
     assert {"brother", "sister"} & {alias for alias, _ in aliases["sibl"]}
     # BM25 alone now finds the passage about fathers from a question that says 'dads'
-    hits = retriever.search("Were dads asked for their views in assessments?", 3, {"year": 2017}, "lexical")
+    hits = retriever.search("Did assessments include the views of dads?", 3, {"year": 2017}, "lexical")
     assert "fathers" in hits[0].passage.text
 
 
 def test_a_paraphrase_with_an_unknown_word_is_answered_from_its_alias(pipeline):
-    reply = pipeline.ask("What support is there for autistic children?")
+    reply = pipeline.ask("How are autistic children supported?")
     assert not reply["abstained"], reply.get("candidate")
     assert "autism" in reply["answer"]["text"]

@@ -5,21 +5,21 @@ from qa.tagger import phrasing_stems, verb_stems
 
 
 def test_pronouns_and_adverbs_phrase_a_question_nouns_and_names_do_not():
-    stems = phrasing_stems("In 2024, did managers already know their weak spots?")
+    stems = phrasing_stems("In 2021, did leaders already understand their weaknesses?")
     assert "alreadi" in stems
-    assert not {"manag", "weak", "spot"} & stems
-    stems = phrasing_stems("Could children in care get someone to speak up for them?")
-    assert "someon" in stems and "children" not in stems
-    stems = phrasing_stems("Who was the Mayor of London in 2024?")
-    assert not {"mayor", "london"} & stems
+    assert not {"leader", "understand", "weak"} & stems
+    stems = phrasing_stems("Did children in care have someone to share their views with?")
+    assert "someon" in stems and not {"children", "view"} & stems
+    stems = phrasing_stems("Who was the Bishop of Durham in 2021?")
+    assert not {"bishop", "durham"} & stems
 
 
 def test_verbs_the_question_turns_on_are_not_phrasing():
-    """'wait' is what 'how long do care leavers wait for housing?' asks about."""
-    assert "wait" not in phrasing_stems("How long do care leavers wait for council housing?")
+    """'wait' is what 'how long do families wait for a social worker?' asks about."""
+    assert "wait" not in phrasing_stems("How long do families wait for a social worker?")
 
 
 def test_the_verbs_of_a_question():
-    assert "wait" in verb_stems("How long do children wait for CAMHS?")
-    assert "see" in verb_stems("How often do social workers see children?")
-    assert not {"children", "camh"} & verb_stems("How long do children wait for CAMHS?")
+    assert "wait" in verb_stems("How long do teenagers wait for speech therapy?")
+    assert "see" in verb_stems("How often do IROs see the children they review?")
+    assert not {"teenag", "speech", "therapi"} & verb_stems("How long do teenagers wait for speech therapy?")
