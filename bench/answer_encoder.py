@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine  # noqa: E402
@@ -59,25 +60,18 @@ def gather(index_dir: Path) -> list[Question]:
     return found
 
 
-class LowRank:
+class LowRank(torch.nn.Module):
     """A linear layer plus a trainable low-rank update (LoRA): W x + (B A x) * alpha / r, B starting at 0."""
 
-    @staticmethod
-    def wrap(linear, rank: int, alpha: float):
-        import torch
+    def __init__(self, linear: torch.nn.Linear, rank: int) -> None:
+        super().__init__()
+        self.linear = linear
+        self.down = torch.nn.Parameter(torch.randn(rank, linear.in_features) * 0.01)
+        self.up = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
+        self.scale = 2.0  # alpha = 2 r
 
-        class Adapted(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.linear = linear
-                self.down = torch.nn.Parameter(torch.randn(rank, linear.in_features) * 0.01)
-                self.up = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
-                self.scale = alpha / rank
-
-            def forward(self, x):
-                return self.linear(x) + (x @ self.down.T @ self.up.T) * self.scale
-
-        return Adapted()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + (x @ self.down.T @ self.up.T) * self.scale
 
 
 def adapted(model, rank: int):
@@ -87,16 +81,15 @@ def adapted(model, rank: int):
     for layer in model.encoder.layer:
         attention = layer.attention
         for name in ("query", "key", "value"):
-            setattr(attention.self, name, LowRank.wrap(getattr(attention.self, name), rank, 2.0 * rank))
-        attention.output.dense = LowRank.wrap(attention.output.dense, rank, 2.0 * rank)
-        layer.intermediate.dense = LowRank.wrap(layer.intermediate.dense, rank, 2.0 * rank)
-        layer.output.dense = LowRank.wrap(layer.output.dense, rank, 2.0 * rank)
+            setattr(attention.self, name, LowRank(getattr(attention.self, name), rank))
+        attention.output.dense = LowRank(attention.output.dense, rank)
+        layer.intermediate.dense = LowRank(layer.intermediate.dense, rank)
+        layer.output.dense = LowRank(layer.output.dense, rank)
     return model
 
 
 def encode(model, tokenizer, texts: list[str], batch: int = 64):
     """Mean-pooled, unit-length vectors, as sentence-transformers pools all-MiniLM-L6-v2."""
-    import torch
 
     out = []
     for start in range(0, len(texts), batch):
@@ -110,7 +103,6 @@ def encode(model, tokenizer, texts: list[str], batch: int = 64):
 
 def fine_tune(base, tokenizer, questions: list[Question], args: argparse.Namespace):
     """In-batch negatives plus one hard negative a question (a sentence that matches well but does not answer)."""
-    import torch
 
     model = copy.deepcopy(base)
     if not args.full:
@@ -184,7 +176,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    import torch
     from sklearn.model_selection import GroupKFold
     from transformers import AutoModel, AutoTokenizer
 
