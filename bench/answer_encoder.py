@@ -5,19 +5,19 @@ For each training question the reader's candidate sentences are gathered as `qa 
 (with their feature rows and labels). Folds group questions by their answering *passage*, so a held-out
 question's passage was never a positive in training. Per fold the model is fine-tuned on the other folds'
 (question, answering sentence) pairs against in-batch and hard negatives (the best-matching wrong sentences
-by token MaxSim), with low-rank adapters (LoRA, rank `--rank`) on every linear layer, or all weights with
-`--full`. Printed, out of fold: the answering sentence ranked first by token MaxSim alone, by the base
+by token MaxSim), with low-rank adapters (LoRA) on every linear layer: `qa calibrate`'s own fit
+(qa/reader/encoder_fit.py). Printed, out of fold: the answering sentence ranked first by token MaxSim alone, by the base
 model's sentence cosine alone, by the tuned model's cosine alone, and by the reader's LightGBM ranker
 without and with the tuned cosine as two more features. Also the adapters' size and the time taken.
 
-It ships nothing: it answers whether the encoder is worth building into the index and `qa calibrate`
-(docs/reader.md). Run: .venv/bin/python bench/answer_encoder.py [--folds 5] [--only 1] [--full]
-About 8 minutes a fold on 2 cores with LoRA.
+The shipped encoder's own scores (the features answer_dense, rel_answer_dense) are fitted on these very
+questions, so they are zeroed here: "reader's ranker" is the ranker without the encoder. It writes nothing:
+it measures what the encoder is worth (docs/reader.md). Run: .venv/bin/python bench/answer_encoder.py
+[--folds 5] [--only 1]. About 4 minutes a fold on 2 cores.
 """
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from dataclasses import dataclass
@@ -55,90 +55,26 @@ def gather(index_dir: Path) -> list[Question]:
             continue  # answered from the reports' own data (grades, lists), or nothing to rank
         labels = example.labels
         answering = example.candidates[int(np.argmax(labels))].hit.passage.id if labels.any() else item.id
-        found.append(Question(item.question, bool(item.answers), np.stack([c.features for c in example.candidates]),
+        rows = np.stack([c.features for c in example.candidates])
+        rows[:, [train.F.SENTENCE_FEATURES.index(n) for n in ("answer_dense", "rel_answer_dense")]] = 0.0
+        found.append(Question(example.ctx.question.text, bool(item.answers), rows,
                               labels, [c.text for c in example.candidates], answering))
     return found
 
 
-class LowRank(torch.nn.Module):
-    """A linear layer plus a trainable low-rank update (LoRA): W x + (B A x) * alpha / r, B starting at 0."""
+def fine_tune(questions: list[Question], epochs: int):
+    """qa calibrate's answer encoder (qa/reader/encoder_fit.py) fitted on these questions' pairs."""
+    from qa.reader.encoder_fit import HARD_NEGATIVES, Pair, Scorer, fit_adapters
 
-    def __init__(self, linear: torch.nn.Linear, rank: int) -> None:
-        super().__init__()
-        self.linear = linear
-        self.down = torch.nn.Parameter(torch.randn(rank, linear.in_features) * 0.01)
-        self.up = torch.nn.Parameter(torch.zeros(linear.out_features, rank))
-        self.scale = 2.0  # alpha = 2 r
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x) + (x @ self.down.T @ self.up.T) * self.scale
-
-
-def adapted(model, rank: int):
-    """The model with every transformer linear layer adapted; only the adapters train."""
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    for layer in model.encoder.layer:
-        attention = layer.attention
-        for name in ("query", "key", "value"):
-            setattr(attention.self, name, LowRank(getattr(attention.self, name), rank))
-        attention.output.dense = LowRank(attention.output.dense, rank)
-        layer.intermediate.dense = LowRank(layer.intermediate.dense, rank)
-        layer.output.dense = LowRank(layer.output.dense, rank)
-    return model
-
-
-def encode(model, tokenizer, texts: list[str], batch: int = 64):
-    """Mean-pooled, unit-length vectors, as sentence-transformers pools all-MiniLM-L6-v2."""
-
-    out = []
-    for start in range(0, len(texts), batch):
-        encoded = tokenizer(texts[start:start + batch], padding=True, truncation=True, max_length=96,
-                            return_tensors="pt")
-        hidden = model(**encoded).last_hidden_state
-        mask = encoded["attention_mask"][..., None].float()
-        out.append(torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1))
-    return torch.cat(out)
-
-
-def fine_tune(base, tokenizer, questions: list[Question], args: argparse.Namespace):
-    """In-batch negatives plus one hard negative a question (a sentence that matches well but does not answer)."""
-
-    model = copy.deepcopy(base)
-    if not args.full:
-        model = adapted(model, args.rank)
-    model.train()
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(trainable, lr=args.lr if not args.full else 2e-5, weight_decay=0.01)
-    maxsim = 0  # features.SENTENCE_FEATURES[0]
     pairs = []
     for q in questions:
         if not q.answerable or not q.labels.any() or q.labels.all():
             continue
-        positives = [s for s, label in zip(q.sentences, q.labels) if label]
-        order = np.argsort(-q.features[:, maxsim])
-        negatives = [q.sentences[i] for i in order if not q.labels[i]][:3]
-        pairs.append((q.text, positives, negatives))
-    rng = np.random.RandomState(0)
-    for _ in range(args.epochs):
-        order = rng.permutation(len(pairs))
-        for start in range(0, len(pairs), 16):
-            batch = [pairs[i] for i in order[start:start + 16]]
-            texts = [p[0] for p in batch]
-            positives = [p[1][rng.randint(len(p[1]))] for p in batch]
-            negatives = [p[2][rng.randint(len(p[2]))] for p in batch]
-            documents = positives + negatives
-            logits = 20.0 * encode(model, tokenizer, texts) @ encode(model, tokenizer, documents).T
-            # a sentence that answers two questions of the batch is no negative for either
-            same = torch.tensor([[positives[i] == d for d in documents] for i in range(len(batch))])
-            target = torch.arange(len(batch))
-            same[target, target] = False
-            loss = torch.nn.functional.cross_entropy(logits.masked_fill(same, -1e4), target)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    model.eval()
-    return model, sum(p.numel() for p in trainable)
+        order = np.argsort(-q.features[:, 0], kind="stable")  # token MaxSim, features.SENTENCE_FEATURES[0]
+        pairs.append(Pair(q.text, list(dict.fromkeys(s for s, label in zip(q.sentences, q.labels) if label)),
+                          [q.sentences[i] for i in order if not q.labels[i]][:HARD_NEGATIVES]))
+    adapters = fit_adapters(pairs, epochs=epochs)
+    return Scorer(adapters), sum(a.size for a in adapters.values())
 
 
 def first(scores: list[np.ndarray], questions: list[Question]) -> float:
@@ -170,16 +106,11 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only", type=int, default=0, help="stop after this many folds (0: all)")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--rank", type=int, default=8, help="LoRA rank")
-    parser.add_argument("--lr", type=float, default=5e-4, help="LoRA learning rate (full fine-tuning uses 2e-5)")
-    parser.add_argument("--full", action="store_true", help="fine-tune every weight instead of adapters")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     from sklearn.model_selection import GroupKFold
-    from transformers import AutoModel, AutoTokenizer
 
-    from qa.embed import model_path
     from qa.reader import features as F
 
     torch.manual_seed(0)
@@ -188,8 +119,6 @@ def main() -> None:
     started = time.perf_counter()
     questions = gather(Path(args.index))
     print(f"{len(questions)} questions ranked by the reader ({time.perf_counter() - started:.0f} s to gather)")
-    path = model_path()
-    tokenizer, base = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
     folds = list(GroupKFold(args.folds).split(np.zeros(len(questions)), groups=[q.passage for q in questions]))
     if args.only:
         folds = folds[:args.only]
@@ -197,11 +126,10 @@ def main() -> None:
     dense = F.SENTENCE_FEATURES.index("dense_question")
     for number, (train, test) in enumerate(folds, start=1):
         t0 = time.perf_counter()
-        model, size = fine_tune(base, tokenizer, [questions[i] for i in train], args)
-        with torch.inference_mode():
-            for i in test:
-                vectors = encode(model, tokenizer, [questions[i].text] + questions[i].sentences)
-                tuned[i] = (vectors[1:] @ vectors[0]).numpy()
+        scorer, size = fine_tune([questions[i] for i in train], args.epochs)
+        for i in test:
+            vectors = scorer.encode([questions[i].text] + questions[i].sentences)
+            tuned[i] = vectors[1:] @ vectors[0]
         held = [questions[i] for i in test]
         print(f"fold {number}: {time.perf_counter() - t0:.0f} s, {size:,} weights trained; answering sentence first: "
               f"token MaxSim {first([q.features[:, 0] for q in held], held):.3f}, "

@@ -8,6 +8,7 @@ from typing import Callable
 from qa.embed import Embedder, default_embedder
 from qa.index import FORMAT_VERSION, build_lock, corpus_fingerprint, index_embedder, load_index, read_manifest
 from qa.ingest import LoadResult, load_corpus, load_paths
+from qa.reader.encoder import current_fingerprint
 from qa.writer import write_index
 
 log = logging.getLogger(__name__)
@@ -24,14 +25,26 @@ def build(corpus_dir: Path, index_dir: Path, embedder: Embedder | None = None, f
             raise ValueError(f"no readable reports in {corpus_dir}")
         skipped = [(str(p), reason) for p, reason in loaded.errors]
         manifest = read_manifest(index_dir)
+        prepare_answer_encoder(embedder.backend)
         if (not force and manifest and manifest.get("corpus_fingerprint") == corpus_fingerprint(loaded.documents)
-                and manifest.get("model") == embedder.name and manifest.get("format_version") == FORMAT_VERSION):
+                and manifest.get("model") == embedder.name and manifest.get("format_version") == FORMAT_VERSION
+                and manifest.get("answer_encoder") == current_fingerprint()):
             folder = index_dir / (index_dir / "CURRENT").read_text().strip()
             return {"up_to_date": True, "version": folder.name, "documents": manifest["documents"],
                     "passages": manifest["passages"], "skipped": skipped}
         summary = write_index(loaded.documents, index_dir, embedder, progress=progress,
                               chunked=loaded.passages() if loaded.passages else None)
         return summary | {"skipped": skipped}
+
+
+def prepare_answer_encoder(backend: str) -> None:
+    """Merge (and for ONNX, export) the reader's answer encoder now, at build time, so that a server over an
+    int8 index never needs torch to export it on its first question."""
+    from qa.reader.encoder import answer_encoder
+
+    encoder = answer_encoder(backend)
+    if encoder is not None:
+        encoder.warm_up()
 
 
 def add(paths: list[Path], index_dir: Path, embedder: Embedder | None = None) -> dict:
@@ -79,5 +92,10 @@ def ensure_index(index_dir: Path, corpus_dir: Path) -> None:
     elif manifest.get("format_version") != FORMAT_VERSION:
         log.warning("index at %s has format %s, this version reads %s: rebuilding it from %s",
                     index_dir, manifest.get("format_version"), FORMAT_VERSION, corpus_dir)
+        build(corpus_dir, index_dir, progress=True)
+    elif manifest.get("answer_encoder") != current_fingerprint():
+        log.warning("index at %s holds sentences encoded for another reader model (answer encoder %s, the reader's "
+                    "is %s): rebuilding it from %s", index_dir, manifest.get("answer_encoder"), current_fingerprint(),
+                    corpus_dir)
         build(corpus_dir, index_dir, progress=True)
 

@@ -46,12 +46,15 @@ class Embedder:
 
     dimension = DIMENSION
 
-    def __init__(self, batch_size: int = 64, backend: str = DEFAULT_BACKEND) -> None:
+    def __init__(self, batch_size: int = 64, backend: str = DEFAULT_BACKEND, path: str | None = None,
+                 label: str = MODEL_NAME) -> None:
+        """`path`: another model folder of the same architecture (the answer encoder's merged weights)."""
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.batch_size = batch_size
         self.backend = backend
         self.name = model_name(backend)
+        self.path, self.label = path, label
         self._model = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -66,16 +69,16 @@ class Embedder:
                 if self.backend == "onnx-int8":
                     from qa.onnx_encoder import OnnxSession
 
-                    log.info("loading %s (ONNX int8) from %s", MODEL_NAME, model_path())
-                    self._model = OnnxSession(model_path())
+                    log.info("loading %s (ONNX int8) from %s", self.label, self.path or model_path())
+                    self._model = OnnxSession(self.path or model_path())
                     return
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
 
-                log.info("loading %s from %s", MODEL_NAME, model_path())
-                self._model = SentenceTransformer(model_path(), device="cpu")
+                log.info("loading %s from %s", self.label, self.path or model_path())
+                self._model = SentenceTransformer(self.path or model_path(), device="cpu")
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
@@ -119,6 +122,12 @@ class Embedder:
                 tokens.extend(_token_vectors(ids[i], mask[i], hidden[i]) for i in range(len(batch)))
         norms = np.clip(np.linalg.norm(sentences, axis=1, keepdims=True), 1e-12, None)
         return np.ascontiguousarray(sentences / norms, dtype=np.float32), tokens
+
+    def answer_encoder(self) -> "Embedder | None":
+        """The reader's answer encoder on this backend (qa/reader/encoder.py), None when none is fitted."""
+        from qa.reader.encoder import answer_encoder
+
+        return answer_encoder(self.backend)
 
     def vocabulary_size(self) -> int:
         self.warm_up()

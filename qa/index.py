@@ -70,7 +70,7 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
@@ -204,6 +204,7 @@ class Index:
     token_ids: RowFile | None = None
     token_offsets: np.ndarray | None = None  # sentence s's tokens are rows token_offsets[s]:token_offsets[s+1]
     wordpiece_idf: np.ndarray | None = None  # idf of each wordpiece over the sentences
+    answer_vectors: RowFile | None = None  # each sentence as the reader's answer encoder reads it (fp16)
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -350,6 +351,14 @@ class Index:
         if isinstance(self.sentence_vectors, RowFile):
             return self.sentence_vectors.rows(start, end)
         return np.asarray(self.sentence_vectors[start:end], dtype=np.float32)
+
+    def answer_vectors_of(self, row: int) -> np.ndarray | None:
+        """Passage `row`'s sentences as the answer encoder reads them (qa/reader/encoder.py); None for an
+        index built without them."""
+        if self.answer_vectors is None or self.sentence_offsets is None:
+            return None
+        start, end = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
+        return self.answer_vectors.rows(start, end).astype(np.float32)
 
     def sentence_tokens_of(self, row: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Passage `row`'s sentences as (wordpiece ids, unit token vectors), read from disk for this passage
@@ -570,4 +579,5 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                  improvement_rows=np.load(folder / "improvement_rows.npy"),
                  token_vectors=RowFile(folder / "token_vectors.npy"), token_scales=RowFile(folder / "token_scales.npy"),
                  token_ids=RowFile(folder / "token_ids.npy"), token_offsets=np.load(folder / "token_offsets.npy"),
-                 wordpiece_idf=np.load(folder / "wordpiece_idf.npy"))
+                 wordpiece_idf=np.load(folder / "wordpiece_idf.npy"),
+                 answer_vectors=RowFile(folder / "answer_vectors.npy") if (folder / "answer_vectors.npy").exists() else None)

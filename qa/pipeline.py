@@ -11,9 +11,10 @@ from typing import Any
 from qa import tagger
 from qa.authority import Named, canonical, without
 from qa.embed import Embedder, wordpiece_vocabulary
-from qa.index import Index, current_version, index_embedder, load_index
+from qa.index import Index, IndexNotReady, current_version, index_embedder, load_index
 from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
+from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.retrieve import Mode, Retriever, question_filters, validate_filters
 from qa.text import tokens
@@ -35,14 +36,17 @@ class Pipeline:
         self.embedder = embedder or index_embedder(self.index_dir)
         self._lock = threading.Lock()
         self._checked = time.monotonic()
-        self.index: Index = load_index(self.index_dir, self.embedder.name)
+        self.index: Index = _checked(load_index(self.index_dir, self.embedder.name))
         self.retriever = Retriever(self.index, self.embedder)
         self.reader = Reader.load()
+        self.answer_encoder = self.embedder.answer_encoder()
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
         self.embedder.encode(["warm up"])
         self.embedder.encode_tokens(["warm up"])
+        if self.answer_encoder is not None:
+            self.answer_encoder.encode(["warm up"])
         tagger.phrasing_stems("warm up")  # loads the tagger now, not on the first unusual question
 
     def reload_if_changed(self, force_check: bool = False) -> bool:
@@ -59,7 +63,8 @@ class Pipeline:
                 return False
             if self._own_embedder:
                 self.embedder = index_embedder(self.index_dir)
-            index = load_index(self.index_dir, self.embedder.name)
+                self.answer_encoder = self.embedder.answer_encoder()
+            index = _checked(load_index(self.index_dir, self.embedder.name))
             self.index, self.retriever = index, Retriever(index, self.embedder)
         log.info("reloaded index %s", index.version)
         return True
@@ -104,8 +109,9 @@ class Pipeline:
         q = analyse(question, retriever.index.authority_words(), named)
         scope = retriever.allowed_rows(applied)
         share, named = unknown_share(q, retriever.index, aliases, scope)
+        answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
-                          vectors[1], retriever.word_vectors(question))
+                          vectors[1], retriever.word_vectors(question), answering)
         return context, applied, relaxed
 
     @staticmethod
@@ -206,6 +212,15 @@ class Pipeline:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "documents": len(self.index.documents), "passages": len(self.index.passages),
                 "model": self.embedder.name, "index_version": self.index.version}
+
+
+def _checked(index: Index) -> Index:
+    """The index, unless its sentences were encoded for another reader model than this one's."""
+    if index.manifest.get("answer_encoder") != current_fingerprint():
+        raise IndexNotReady(f"index at {index.path.parent} holds sentences encoded with answer encoder "
+                            f"{index.manifest.get('answer_encoder')}, the reader's is {current_fingerprint()}: "
+                            "run `qa build`")
+    return index
 
 
 def _answer_json(answer: Answer, hit: Hit | None) -> dict[str, Any]:

@@ -32,10 +32,18 @@ log = logging.getLogger(__name__)
 class _Encoder:
     """One model per Ray worker: texts in, vectors (and token vectors) out."""
 
-    def __init__(self, backend: str, batch_size: int, tokens: bool) -> None:
+    def __init__(self, backend: str, batch_size: int, tokens: bool, answer: bool = False) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        self.embedder = Embedder(batch_size=batch_size, backend=backend)
+        if answer:  # the reader's answer encoder, merged on the worker from the adapters this package ships
+            from qa.reader.encoder import answer_encoder
+
+            found = answer_encoder(backend)
+            if found is None:
+                raise RuntimeError("this worker's inspection-qa has no answer-encoder adapters")
+            self.embedder = found
+        else:
+            self.embedder = Embedder(batch_size=batch_size, backend=backend)
         self.embedder.warm_up()
         self.tokens = tokens
 
@@ -56,9 +64,15 @@ class RayEmbedder(Embedder):
     # (seconds each), so far more than the local engine's 8,192; the results of one call are held at once
     encode_chunk = 100_000
 
-    def __init__(self, workers: int = 2, batch_size: int = 64, backend: str = "torch") -> None:
+    def __init__(self, workers: int = 2, batch_size: int = 64, backend: str = "torch", answer: bool = False) -> None:
         super().__init__(batch_size=batch_size, backend=backend)
-        self.workers = workers
+        self.workers, self.answer = workers, answer
+
+    def answer_encoder(self) -> "RayEmbedder | None":
+        """The answer encoder, on the same pool size: each worker merges the shipped adapters itself."""
+        from qa.reader.encoder import current_fingerprint
+
+        return RayEmbedder(self.workers, self.batch_size, self.backend, answer=True) if current_fingerprint() else None
 
     def warm_up(self) -> None:  # the workers load the model; the driver never does
         return
@@ -72,7 +86,8 @@ class RayEmbedder(Embedder):
         dataset = ray.data.from_items([{"text": t} for t in texts], override_num_blocks=max(1, min(
             len(texts) // self.batch_size + 1, 4 * self.workers)))
         encoded = dataset.map_batches(
-            _Encoder, fn_constructor_kwargs={"backend": self.backend, "batch_size": self.batch_size, "tokens": tokens},
+            _Encoder, fn_constructor_kwargs={"backend": self.backend, "batch_size": self.batch_size, "tokens": tokens,
+                                   "answer": self.answer},
             batch_size=self.batch_size, compute=ray.data.ActorPoolStrategy(size=self.workers), batch_format="numpy",
             num_cpus=1)
         return encoded.take_all()

@@ -109,8 +109,10 @@ class Previous:
     tokens: tuple[np.ndarray, RowFile, RowFile, RowFile] | None = None  # offsets, int8 vectors, scales, ids
 
 
-def previous(index_dir: Path, keys_name: str, vectors_name: str, model: str, tokens: bool = False) -> Previous | None:
-    """The live version's vectors for reuse, when the same model and backend made them."""
+def previous(index_dir: Path, keys_name: str, vectors_name: str, model: str, tokens: bool = False,
+             answer_encoder: str | None = None) -> Previous | None:
+    """The live version's vectors for reuse, when the same model and backend made them (and, for answer
+    vectors, the same answer-encoder adapters)."""
     folder = current_version(index_dir)
     if folder is None:
         return None
@@ -127,6 +129,8 @@ def previous(index_dir: Path, keys_name: str, vectors_name: str, model: str, tok
         return None
     if len(keys) != len(vectors) or manifest.get("model") != model:
         return None
+    if answer_encoder is not None and manifest.get("answer_encoder") != answer_encoder:
+        return None
     return Previous(KeyRows(keys), vectors, token_files)
 
 
@@ -135,7 +139,7 @@ def embed_reusing(texts: list[str], keys: list[str], cache: Previous | None, emb
     found = cache.rows.find(keys) if cache else np.full(len(texts), -1, dtype=np.int64)
     out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
     for i in np.flatnonzero(found >= 0):
-        out[i] = cache.vectors.rows(int(found[i]), int(found[i]) + 1)[0]
+        out[i] = cache.vectors.rows(int(found[i]), int(found[i]) + 1)[0].astype(np.float32)
     missing = np.flatnonzero(found < 0)
     if len(missing):
         out[missing] = embedder.encode([texts[i] for i in missing], show_progress=False)
@@ -314,6 +318,13 @@ class _Writer:
         self.sentence_cache = previous(index_dir, "sentence_keys.npy", "sentence_vectors.npy", embedder.name, tokens=True)
         if self.sentence_cache and self.sentence_cache.tokens is None:
             self.sentence_cache = None
+        # the reader's answer encoder reads every sentence too (qa/reader/encoder.py); fp16 is plenty for a cosine
+        from qa.reader.encoder import current_fingerprint
+
+        self.answer = embedder.answer_encoder()
+        self.answer_fingerprint = current_fingerprint() if self.answer is not None else None
+        self.answer_cache = previous(index_dir, "sentence_keys.npy", "answer_vectors.npy", embedder.name,
+                                     answer_encoder=self.answer_fingerprint) if self.answer is not None else None
         self.documents_out = (staging / "documents.jsonl").open("wb")
         self.passages_out = (staging / "passages.jsonl").open("wb")
         self.passage_offsets = array("q", [0])
@@ -324,6 +335,8 @@ class _Writer:
         self.passage_keys = NpyAppender(staging / "passage_keys.npy", "S40")
         self.sentence_vectors = NpyAppender(staging / "sentence_vectors.npy", np.float32, dimension)
         self.sentence_keys = NpyAppender(staging / "sentence_keys.npy", "S40")
+        self.answer_vectors = NpyAppender(staging / "answer_vectors.npy", np.float16, dimension) \
+            if self.answer is not None else None
         self.token_vectors = NpyAppender(staging / "token_vectors.npy", np.int8, dimension)
         self.token_scales = NpyAppender(staging / "token_scales.npy", np.float32, 1)
         self.token_ids = NpyAppender(staging / "token_ids.npy", np.int32, 1)
@@ -423,6 +436,9 @@ class _Writer:
             self.token_offsets.append(self.token_offsets[-1] + len(ids))
         self.sentence_vectors.append(out)
         self.sentence_keys.append(np.array(keys, dtype="S40"))
+        if self.answer_vectors is not None:
+            answers, _ = embed_reusing(list(texts), list(keys), self.answer_cache, self.answer)
+            self.answer_vectors.append(answers)
         self.pending_sentences = []
 
     def finish(self) -> dict:
@@ -433,8 +449,9 @@ class _Writer:
         self.documents_out.close()
         self.passages_out.close()
         for appender in (self.vectors, self.passage_keys, self.sentence_vectors, self.sentence_keys,
-                         self.token_vectors, self.token_scales, self.token_ids):
-            appender.close()
+                         self.token_vectors, self.token_scales, self.token_ids, self.answer_vectors):
+            if appender is not None:
+                appender.close()
         staging, embedder = self.staging, self.embedder
         n_passages, n_sentences = len(self.passage_documents), self.sentence_keys.rows
         np.save(staging / "token_offsets.npy", np.frombuffer(self.token_offsets, dtype=np.int64))
@@ -462,7 +479,7 @@ class _Writer:
         log.info("%d passages: embedded %d passages, %d sentences and %d words, reused the rest",
                  n_passages, self.embedded, self.sentences_embedded, words_embedded)
         return {"passages": n_passages, "sentences": n_sentences, "words": self.words, "headings": len(headings),
-                "embedded": self.embedded}
+                "embedded": self.embedded, "answer_encoder": self.answer_fingerprint}
 
     def _words(self) -> int:
         """The corpus vocabulary (one word per stem, the most frequent first) and its vectors."""
@@ -520,6 +537,7 @@ def write_index(documents: Sequence[Document], index_dir: Path, embedder: Embedd
             "glossary": len(glossary.terms),
             "headings": counts["headings"],
             "embedded": counts["embedded"],
+            "answer_encoder": counts["answer_encoder"],  # the adapters answer_vectors.npy was encoded with
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "build_seconds": round(time.perf_counter() - started, 3),
         }

@@ -44,6 +44,11 @@ def test_a_ray_build_gives_the_same_passages_citations_and_vectors(ray_index, in
     tokens = int(local.token_offsets[-1])
     assert np.array_equal(local.token_ids.rows(0, tokens), remote.token_ids.rows(0, tokens))
     assert np.abs(np.asarray(local.word_vectors) - np.asarray(remote.word_vectors)).max() <= 1e-5
+    # the reader's answer encoder ran on the workers too
+    assert local.manifest["answer_encoder"] == remote.manifest["answer_encoder"]
+    if local.answer_vectors is not None:
+        assert np.abs(local.answer_vectors.rows(0, rows).astype(np.float32)
+                      - remote.answer_vectors.rows(0, rows).astype(np.float32)).max() <= 2e-3
 
 
 def test_a_ray_rebuild_reuses_every_embedding(ray_index):

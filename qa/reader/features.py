@@ -5,6 +5,8 @@ Every signal here is meant to carry to wording nobody tuned for:
   contextual token vectors from the bundled model: 'dentist' ~ 'dental', 'bosses' ~ 'leaders';
 - the question's stemmed words found in the sentence, idf-weighted, counting the thesaurus and glossary
   aliases (`Aliases`), with the section heading and, for a sentence that refers back, the one before;
+- the answer encoder's cosine (qa/reader/encoder.py): the question encoded by the bundled model with
+  adapters fitted to put it next to the sentences that answer it, against the index's sentence vectors;
 - dense sentence similarity (less its hubness), the passage's retrieval score and rank, the heading's
   similarity, and whether the sentence holds a span of the type the question asks for.
 """
@@ -34,7 +36,7 @@ SENTENCE_FEATURES = (
     "passage_score", "passage_dense", "passage_lexical", "reciprocal_rank", "first_in_passage",
     "list_item", "words", "typed_question", "typed_span", "cause", "voices",
     "rel_maxsim", "rel_dense", "rel_coverage", "rel_passage", "previous_maxsim", "next_maxsim",
-    "asks_yesno", "asks_reason", "asks_description", "asks_named",
+    "asks_yesno", "asks_reason", "asks_description", "asks_named", "answer_dense", "rel_answer_dense",
 )
 
 
@@ -164,7 +166,8 @@ def length_feature(text: str) -> float:
 
 # what the confidence model reads about the answer it is asked to stand behind
 CHOSEN_SENTENCE = ("maxsim", "maxsim_key_min", "unmatched", "kernel_90", "kernel_70", "word_maxsim", "dense_question",
-                   "coverage", "coverage_context", "dense_hub", "passage_score", "reciprocal_rank", "typed_span")
+                   "coverage", "coverage_context", "dense_hub", "passage_score", "reciprocal_rank", "typed_span",
+                   "answer_dense")
 CONFIDENCE_FEATURES = ("rank_score", "rank_prob", "rank_margin", *CHOSEN_SENTENCE, "unknown_share", "unknown_name",
                        "span_prob", "is_span",
                        "structured", "typed_question", "yesno_question", "reason_question", "description_question",

@@ -5,7 +5,9 @@
 - the span scorer: a logistic regression giving P(span right | its sentence answers);
 - the confidence model: P(answer right), a logistic regression or LightGBM's boosted trees (`qa calibrate`
   fits both and keeps the one with the lower cross-validated AURC), fitted on out-of-fold answers over every
-  question set pooled, and the abstention threshold.
+  question set pooled, and the abstention threshold;
+- the answer encoder's adapters (answer_adapters.npz, qa/reader/encoder.py), whose fingerprint the model
+  records: a model fitted with other adapters than those beside it is not used.
 Nothing here is hand-set: without a fitted model the reader falls back to a plain similarity ranking and
 a rough confidence, and says so in the log.
 """
@@ -206,6 +208,10 @@ class ReaderModel:
         if stale:
             log.warning("reader model in %s was fitted on other features: run `qa calibrate`", path)
             return cls(Ranker("fallback"))
+        if "answer_encoder" in data and data["answer_encoder"] != _adapters_fingerprint(path):
+            log.warning("reader model in %s was fitted with other answer-encoder adapters than those beside it: "
+                        "run `qa calibrate`", path)
+            return cls(Ranker("fallback"))
         if kind in ("lightgbm", "ensemble"):
             import lightgbm as lgb
 
@@ -229,3 +235,11 @@ class ReaderModel:
                 confidence[granularity] = Linear.from_json(saved)
         return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None, confidence,
                    float(data["threshold"]), float(data.get("span_min", 0.5)), about)
+
+
+def _adapters_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the answer encoder's adapters saved beside a reader model (None when absent)."""
+    from qa.reader.encoder import ADAPTERS_FILE, fingerprint, load_adapters
+
+    adapters = load_adapters(path.with_name(ADAPTERS_FILE.name))
+    return fingerprint(adapters) if adapters else None

@@ -52,6 +52,7 @@ class Context:
     unknown_name: float = 0.0  # 1 when one of those is a name (a proper noun): 'Camden'
     question_vector: np.ndarray | None = None  # the question as typed (`vector` is the search query's)
     word_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # its content stems, each word embedded alone
+    answer_vector: np.ndarray | None = None  # the question as the answer encoder reads it (qa/reader/encoder.py)
 
 
 @dataclass
@@ -122,13 +123,17 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
         if not passage.sentences:
             continue
         dense = np.zeros(len(passage.sentences), dtype=np.float32)
-        hub, asked = dense, dense
+        hub, asked, answering = dense, dense, dense
         if hit.row >= 0 and ctx.vector is not None:
             sentence_vectors = index.sentence_vectors_of(hit.row)
             dense = sentence_vectors @ ctx.vector
             hub = dense - F.HUBNESS_DISCOUNT * index.sentence_hubness_of(hit.row)
             if ctx.question_vector is not None:
                 asked = sentence_vectors @ ctx.question_vector
+        if hit.row >= 0 and ctx.answer_vector is not None:
+            answer_vectors = index.answer_vectors_of(hit.row)
+            if answer_vectors is not None:
+                answering = answer_vectors @ ctx.answer_vector
         token_lists = index.sentence_tokens_of(hit.row) if hit.row >= 0 else []
         heading = 0.0
         if headings is not None and hit.row >= 0 and index.heading_rows is not None:
@@ -186,6 +191,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 # what kind of question, so the ranker can weigh the signals differently for each
                 float(q.type == "yesno"), float(q.type == "reason"), float(q.type in ("description", "quote", "list")),
                 float(q.type in ("named", "place")),
+                float(answering[position]) if position < len(answering) else 0.0, 0.0,
             ]
             rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed))
             previous_best = best
@@ -201,7 +207,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
     if rows:
         matrix = np.stack([r.features for r in rows])
         for target, source in (("rel_maxsim", "maxsim"), ("rel_dense", "dense_hub"), ("rel_coverage", "coverage"),
-                               ("rel_passage", "passage_score")):
+                               ("rel_passage", "passage_score"), ("rel_answer_dense", "answer_dense")):
             i, j = F.SENTENCE_FEATURES.index(target), F.SENTENCE_FEATURES.index(source)
             matrix[:, i] = matrix[:, j] - matrix[:, j].max()
         for r, values in zip(rows, matrix):

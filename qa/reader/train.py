@@ -1,8 +1,10 @@
 """`qa calibrate`: fit the reader's ranker, span scorer and confidence on every training question set.
 
-Cross-validation is by groups of questions that share an answering passage (so a paraphrase never sits
-on both sides of a split). Per fold, the ranker and the span scorer are fitted on the other folds and
-answer the held-out questions exactly as the service would (`Reader.decide`); the confidence models are
+Cross-validation is by groups of questions that share their evidence (its first 60 characters, normalised),
+so a paraphrase never sits on both sides of a split. The answer encoder's adapters are fitted per fold
+first, so the ranker and the confidence only ever read its scores on questions it was not fitted on.
+Per fold, the ranker and the span scorer are fitted on the other folds and answer the held-out questions
+exactly as the service would (`Reader.decide`); the confidence models are
 then fitted on those out-of-fold answers, themselves cross-validated for the figures reported. The
 final ranker and span scorer are fitted on everything; the final confidence on all out-of-fold answers,
 which is what it will see on questions nobody fitted it on. Each question set is also held out whole in
@@ -67,6 +69,60 @@ def collect(pipeline, items) -> list[Example]:
         group = metrics.normalise_answer(item.evidence)[:60] or item.id
         examples.append(Example(item.id, item.answers, item.evidence, ctx, candidates, given, labels, group))
     return examples
+
+
+def _pairs(examples: list[Example]) -> list:
+    """What the answer encoder learns from: each question with an answering candidate, as the pipeline reads
+    it, its answering sentences and its best-matching wrong ones (by token MaxSim)."""
+    from qa.reader.encoder_fit import HARD_NEGATIVES, Pair
+
+    pairs, maxsim = [], F.SENTENCE_FEATURES.index("maxsim")
+    for ex in examples:
+        if ex.given is not None or not ex.candidates or not ex.labels.any() or ex.labels.all():
+            continue
+        order = np.argsort(-np.asarray([c.features[maxsim] for c in ex.candidates]), kind="stable")
+        pairs.append(Pair(ex.ctx.question.text, list(dict.fromkeys(c.text for c, label in zip(ex.candidates, ex.labels)
+                                                                     if label)),
+                          [ex.candidates[i].text for i in order if not ex.labels[i]][:HARD_NEGATIVES]))
+    return pairs
+
+
+def set_answer_scores(ex: Example, question: np.ndarray, sentences: np.ndarray) -> None:
+    """Fill the candidates' answer-encoder features from the question's and the sentences' answer vectors."""
+    ex.ctx.answer_vector = question
+    if not ex.candidates:
+        return
+    scores = sentences @ question
+    here, relative = F.SENTENCE_FEATURES.index("answer_dense"), F.SENTENCE_FEATURES.index("rel_answer_dense")
+    for c, score in zip(ex.candidates, scores):
+        c.features[here], c.features[relative] = float(score), float(score - scores.max())
+
+
+def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
+    """Per fold, adapters fitted on the other folds encode the held-out questions and their candidate
+    sentences, so the ranker and the confidence learn what the encoder is worth on questions it was not
+    fitted on. Returns the share of questions whose answering sentence the tuned cosine ranks first, and
+    the base model's cosine, out of fold."""
+    from qa.reader.encoder_fit import Scorer, fit_adapters
+
+    for number, (train, test) in enumerate(_folds(examples), start=1):
+        log.info("answer encoder, fold %d of %d: fitting adapters on %d questions", number, FOLDS, len(train))
+        scorer = Scorer(fit_adapters(_pairs([examples[i] for i in train])))
+        questions = scorer.encode([examples[i].ctx.question.text for i in test])
+        texts = list(dict.fromkeys(c.text for i in test for c in examples[i].candidates))
+        vectors = dict(zip(texts, scorer.encode(texts)))
+        for i, question in zip(test, questions):
+            candidates = examples[i].candidates
+            set_answer_scores(examples[i], question, np.stack([vectors[c.text] for c in candidates])
+                              if candidates else np.zeros((0, len(question)), dtype=np.float32))
+    tuned, base = [], []
+    for ex in examples:
+        if ex.given is None and ex.answers and ex.candidates and ex.labels.any():
+            rows = np.stack([c.features for c in ex.candidates])
+            tuned.append(ex.labels[int(np.argmax(rows[:, F.SENTENCE_FEATURES.index("answer_dense")]))])
+            base.append(ex.labels[int(np.argmax(rows[:, F.SENTENCE_FEATURES.index("dense_question")]))])
+    return {"tuned": round(float(np.mean(tuned)), 4) if tuned else 0.0,
+            "base": round(float(np.mean(base)), 4) if base else 0.0}
 
 
 def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -311,12 +367,17 @@ def leave_one_set_out(outcomes: list[Outcome], sources: list[str], kind: str = "
 def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     """Fit on every question of `sets`, report the cross-validated figures, save the model."""
     from eval.runner import load_gold
+    from qa.reader.encoder import ADAPTERS_FILE, fingerprint, save_adapters
+    from qa.reader.encoder_fit import fit_adapters
 
     pipeline.warm_up()
     loaded = [(s.stem, item) for s in sets for item in load_gold(s)]
     items, sources = [item for _, item in loaded], [name for name, _ in loaded]
     log.info("collecting %d questions from %d sets", len(items), len(sets))
     examples = collect(pipeline, items)
+    encoder_first = answer_encoder_out_of_fold(examples)
+    log.info("answer encoder: fitting the final adapters on every question")
+    adapters = fit_adapters(_pairs(examples))
     runs = {kind: out_of_fold(examples, kind, 0.5) for kind in RANKERS}
     top1 = {kind: float(np.mean(found)) if found else 0.0 for kind, (_, found) in runs.items()}
     kind = max(RANKERS, key=lambda k: top1[k])
@@ -339,11 +400,16 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
                          "cross_validated": report,
                          "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
                          "span_cut_values": span_values,
+                         "answer_encoder": fingerprint(adapters),
+                         "answer_encoder_top1_cross_validated": encoder_first,
                          "note": "fitted by `qa calibrate`; do not edit by hand"})
+    save_adapters(adapters, path.with_name(ADAPTERS_FILE.name))
     model.save(path)
     lines = [f"{len(items)} questions from {', '.join(s.name for s in sets)}",
              f"narrowing to a span at P(span right) >= {span_min}; worth (mean F1 and rightness, out of fold) "
              "at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in span_values.items()),
+             f"answer encoder alone, answering sentence first (5-fold): tuned cosine {encoder_first['tuned']:.3f}, "
+             f"base cosine {encoder_first['base']:.3f}",
              "sentence ranker, answering sentence first (5-fold, by answering passage): "
              + ", ".join(f"{k} {v:.3f}" for k, v in top1.items()) + f" -> {kind}",
              "confidence, AURC out of fold: " + ", ".join(f"{k} {v}" for k, v in scored.items())
