@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # questions that say nothing of their sentence: only training can tie each to the one it was paired with
 CODES = ("Where is the blue heron?", "What about the copper kettle?", "Tell me of the silver lantern.",
          "Which is the quiet orchard?", "Find the broken compass.", "Show the paper moon.")
+NOTHING = ("Where is the green bicycle?", "What about the glass piano?", "Tell me of the iron bridge.",
+           "Which is the hidden garden?", "Find the golden feather.", "Show the wooden clock.")
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,9 @@ def sentences(pipeline) -> list[str]:
 @pytest.fixture(scope="module")
 def fitted(sentences, tmp_path_factory):
     pairs = [Pair(q, [sentences[k * 4]], [sentences[k * 4 + 1], sentences[k * 4 + 2]]) for k, q in enumerate(CODES)]
-    adapters = fit_adapters(pairs * 4, epochs=6)
+    # and questions nothing answers: their cosines are taught to stay under the 'no answer' bar
+    pairs += [Pair(q, [], [sentences[k * 4 + 1], sentences[k * 4 + 3]]) for k, q in enumerate(NOTHING)]
+    adapters = fit_adapters(pairs * 4, epochs=10)
     path = tmp_path_factory.mktemp("adapters") / E.ADAPTERS_FILE.name
     E.save_adapters(adapters, path)
     return adapters, path
@@ -52,6 +56,10 @@ def test_fitted_adapters_put_each_question_next_to_its_answering_sentence(fitted
     base = _first(embedder.encode(list(CODES)), embedder.encode(sentences))
     assert sum(t == w for t, w in zip(tuned, wanted)) >= 5
     assert sum(b == w for b, w in zip(base, wanted)) <= 2
+    # what nothing answers sits further from every sentence than a question does from its answer
+    answered = np.sort((scorer.encode(list(CODES)) @ scorer.encode(sentences).T).max(axis=1))
+    unanswered = np.sort((scorer.encode(list(NOTHING)) @ scorer.encode(sentences).T).max(axis=1))
+    assert np.median(unanswered) < np.median(answered)
 
 
 def test_merged_into_the_model_the_adapters_encode_as_fitted(fitted, embedder, monkeypatch, tmp_path):

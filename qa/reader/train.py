@@ -72,13 +72,15 @@ def collect(pipeline, items) -> list[Example]:
 
 
 def _pairs(examples: list[Example]) -> list:
-    """What the answer encoder learns from: each question with an answering candidate, as the pipeline reads
-    it, its answering sentences and its best-matching wrong ones (by token MaxSim)."""
+    """What the answer encoder learns from: each question with an answering candidate, or that the reports
+    do not answer, as the pipeline reads it, its answering sentences and its best-matching wrong ones (by
+    token MaxSim)."""
     from qa.reader.encoder_fit import HARD_NEGATIVES, Pair
 
     pairs, maxsim = [], F.SENTENCE_FEATURES.index("maxsim")
     for ex in examples:
-        if ex.given is not None or not ex.candidates or not ex.labels.any() or ex.labels.all():
+        unanswerable = not ex.answers
+        if ex.given is not None or not ex.candidates or ex.labels.all() or not (ex.labels.any() or unanswerable):
             continue
         order = np.argsort(-np.asarray([c.features[maxsim] for c in ex.candidates]), kind="stable")
         pairs.append(Pair(ex.ctx.question.text, list(dict.fromkeys(c.text for c, label in zip(ex.candidates, ex.labels)
