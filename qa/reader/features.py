@@ -5,8 +5,8 @@ Every signal here is meant to carry to wording nobody tuned for:
   contextual token vectors from the bundled model: 'dentist' ~ 'dental', 'bosses' ~ 'leaders';
 - the question's stemmed words found in the sentence, idf-weighted, counting the thesaurus and glossary
   aliases (`Aliases`), with the section heading and, for a sentence that refers back, the one before;
-- the answer encoder's cosine (qa/reader/encoder.py): the question encoded by the bundled model with
-  adapters fitted to put it next to the sentences that answer it, against the index's sentence vectors;
+- the answer encoder's cosine (qa/reader/encoder.py): the question and the sentence encoded by the bundled
+  model with adapters fitted to put a question next to the sentences that answer it;
 - dense sentence similarity (less its hubness), the passage's retrieval score and rank, the heading's
   similarity, and whether the sentence holds a span of the type the question asks for.
 """
