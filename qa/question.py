@@ -38,7 +38,8 @@ def abbreviation_asked(text: str) -> str | None:
 
 DATE_Q = re.compile(r"(^\s*when\b|\bwhen (?:was|were|did|had|has|is|does|do)\b|^\s*what (?:date|day|month|year)s?\b|"
                     r"(?:in )?which (?:month|year|date)s?\b|"
-                    r"on what dates?\b|how long ago\b)", re.I)
+                    r"on what dates?\b|how long ago\b|^\s*(?:what (?:is|was|are|were) )?the dates? (?:of|for)\b|"
+                    r"^\s*dates? (?:of|for)\b)", re.I)
 DURATION_Q = re.compile(r"^\s*(?:for\s+)?how long\b(?!\s+ago)|\bfor how long\b|\bhow many (?:hours|days|weeks|months|years)\b",
                         re.I)
 MONEY_Q = re.compile(r"\bhow much\b(?:(?!\?).)*\b(?:money|spen[dt]|invest(?:ed|ment)?|costs?|pa(?:y|id)|budget(?:ed)?|"
@@ -206,6 +207,10 @@ def answer_type(text: str) -> AnswerType:
     text = LEAD_CLAUSE.sub("", text)
     if abbreviation_asked(text):
         return "expansion"
+    if PERSON_Q.search(text) and not CONTACT_Q.search(text):
+        # 'Who was director when they were rated inadequate?': a question that opens with 'who' asks for
+        # someone, whatever dates or grades its other clauses name
+        return "identity" if asks_who_holds_a_role(text) else "person"
     if DATE_Q.search(text):
         return "date"
     if REASON_Q.search(text):

@@ -24,6 +24,9 @@ QUANTITY_PATTERNS = (
     re.compile(r"\b(?:most|nearly all|virtually all|almost all|a few|few)\b", re.I),
     re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])"
                rf"(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
+    # a number in words, at the start of a sentence too: 'Two cases were ...', 'three of the five children'
+    re.compile(r"(?<![-\w])(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
+               r"forty|fifty|hundreds?|thousands?)(?![-\w])", re.I),
 )  # how often ('daily', 'every six weeks') is FREQUENCY's
 NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
 PERIOD = r"(?:day|week|fortnight|month|quarter|year|term)"

@@ -61,6 +61,11 @@ from qa.question import analyse, answer_type, grade_area, role_held
     ("What did inspectors say about placement stability?", "description"),
     ("What does the 2019 letter say about supervision?", "description"),
     ("What did the monitoring visit say about care leavers?", "description"),
+    # a question that opens with 'who' asks for someone, whatever dates or grades its other clauses name
+    ("Who chaired the board when the council was judged inadequate?", "person"),
+    ("Who was the director when Barnet was rated good?", "identity"),
+    ("What were the dates of the last inspection?", "date"),
+    ("dates of the focused visit", "date"),
 ])
 def test_answer_type(question, kind):
     assert answer_type(question) == kind
@@ -82,6 +87,22 @@ def test_frequencies():
     assert found(spans.frequencies, "Children are seen at least every six weeks.") == ["at least every six weeks"]
     assert found(spans.frequencies, "Plans are reviewed twice a year; daily meetings.") == ["twice a year", "daily"]
     assert found(spans.frequencies, "Most children live in stable homes.") == []  # a share is not how often
+
+
+def test_quantities_in_words():
+    """A number written as a word is a quantity, at the start of a sentence too."""
+    text = "Two cases were discussed, and three of the five children were seen by twenty staff."
+    assert found(spans.quantities, text) == ["Two", "three", "five", "twenty"]
+    assert found(spans.quantities, "A one-to-one session and a two-year plan.") == []
+
+
+def test_a_span_that_only_repeats_the_question_is_not_an_answer():
+    from qa.reader.narrow import repeats_question
+
+    assert repeats_question("2019", "When did inspectors visit in 2019?")
+    assert repeats_question("the inspectors", "When did the inspectors visit?")
+    assert not repeats_question("May 2019", "When did inspectors visit in 2019?")  # 'may' is a stopword, not news
+    assert not repeats_question("Priya Lal", "Who chairs the board?")
 
 
 def test_money():

@@ -11,7 +11,7 @@ import numpy as np
 from qa import spans, tagger
 from qa.reader import features as F
 from qa.reader.sentences import TYPED, Context, SentenceCandidate
-from qa.text import tokens
+from qa.text import stems, tokens
 
 SPAN_FEATURES = (
     "primary_type", "novelty", "nearness", "clause_coverage", "clause_maxsim", "words", "alone",
@@ -90,14 +90,19 @@ def span_features(ctx: Context, candidate: SentenceCandidate, span: spans.Candid
     ], dtype=np.float32)
 
 
+def repeats_question(span: str, question: str) -> bool:
+    """Does the span only say again what the question says? Every word counts here, stopwords too: 'May 2019'
+    is news to 'When did inspectors visit in 2019?' although 'may' is a stopword."""
+    words = stems(span)
+    return bool(words) and set(words) <= set(stems(question))
+
+
 def span_rows(ctx: Context, candidate: SentenceCandidate, weights: dict[str, float],
               written: str) -> list[tuple[spans.Candidate, np.ndarray]]:
     """Each typed span of the sentence with its feature row; spans that only repeat the question dropped."""
     rows = []
-    question_words = set(ctx.question.words)
     for order, span in enumerate(candidate.typed):
-        span_words = tokens(candidate.text[span.start:span.end])
-        if span_words and all(w in question_words for w in span_words):
+        if repeats_question(candidate.text[span.start:span.end], ctx.question.text):
             continue
         rows.append((span, span_features(ctx, candidate, span, order, weights, written)))
     return rows
