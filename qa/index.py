@@ -20,6 +20,9 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/sentence_hubness.npy  how alike each sentence is to the corpus at large (its
                                           mean similarity to its nearest sentences), to discount
                                           generic sentences that sit close to every question
+    index_store/<version>/answer_vectors.npy, answer_hubness.npy   each sentence as the reader's answer
+                                          encoder reads it (fp16; qa/reader/encoder.py) and its hubness
+                                          among them, which the reader discounts as above
     index_store/<version>/heading_vectors.npy, heading_rows.npy   embeddings of the distinct headings
                                           passages sit under, and each passage's row among them (-1: none),
                                           so a question that is a heading ('What needs to improve?') finds
@@ -70,7 +73,7 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
@@ -205,6 +208,7 @@ class Index:
     token_offsets: np.ndarray | None = None  # sentence s's tokens are rows token_offsets[s]:token_offsets[s+1]
     wordpiece_idf: np.ndarray | None = None  # idf of each wordpiece over the sentences
     answer_vectors: RowFile | None = None  # each sentence as the reader's answer encoder reads it (fp16)
+    answer_hubness: np.ndarray | None = None  # each sentence's hubness among the answer vectors
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -396,6 +400,13 @@ class Index:
             return None
         return np.asarray(self.heading_vectors, dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
 
+    def answer_hubness_of(self, row: int) -> np.ndarray | None:
+        """Hubness of passage `row`'s sentences in the answer encoder's space (None for an index without it)."""
+        if self.answer_hubness is None or self.sentence_offsets is None:
+            return None
+        start, end = int(self.sentence_offsets[row]), int(self.sentence_offsets[row + 1])
+        return np.asarray(self.answer_hubness[start:end], dtype=np.float32)
+
     def sentence_hubness_of(self, row: int) -> np.ndarray:
         """Hubness of passage `row`'s sentences (zeros for an index built without it)."""
         if self.sentence_hubness is None or self.sentence_offsets is None:
@@ -580,4 +591,6 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                  token_vectors=RowFile(folder / "token_vectors.npy"), token_scales=RowFile(folder / "token_scales.npy"),
                  token_ids=RowFile(folder / "token_ids.npy"), token_offsets=np.load(folder / "token_offsets.npy"),
                  wordpiece_idf=np.load(folder / "wordpiece_idf.npy"),
-                 answer_vectors=RowFile(folder / "answer_vectors.npy") if (folder / "answer_vectors.npy").exists() else None)
+                 answer_vectors=RowFile(folder / "answer_vectors.npy") if (folder / "answer_vectors.npy").exists() else None,
+                 answer_hubness=np.load(folder / "answer_hubness.npy", mmap_mode="r")
+                 if (folder / "answer_hubness.npy").exists() else None)

@@ -165,17 +165,27 @@ def sentence_hubness(vectors, neighbours: int = HUB_NEIGHBOURS, sample: int = HU
     n = len(vectors)
     if n < 2:
         return np.zeros(n, dtype=np.float32)
-    chosen = np.sort(np.random.default_rng(0).choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
-    reference = np.stack([_rows(vectors, int(i), int(i) + 1)[0] for i in chosen]).astype(np.float32)
-    k = min(neighbours, len(chosen) - 1)
+    reference = np.stack([_rows(vectors, int(i), int(i) + 1)[0] for i in hub_reference(n, sample)]).astype(np.float32)
     out = np.empty(n, dtype=np.float32)
     for start in range(0, n, block):
         rows = _rows(vectors, start, start + block).astype(np.float32)
-        similarity = rows @ reference.T
-        # a sentence is not its own neighbour (nor is an exact copy of it)
-        similarity[similarity > 0.9999] = -1.0
-        out[start:start + len(rows)] = np.partition(similarity, -k, axis=1)[:, -k:].mean(axis=1)
+        out[start:start + len(rows)] = hubness_against(rows, reference, neighbours)
     return out
+
+
+def hub_reference(n: int, sample: int = HUB_SAMPLE) -> np.ndarray:
+    """The rows hubness is measured against: all of them, or a fixed random sample of a large corpus."""
+    return np.sort(np.random.default_rng(0).choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
+
+
+def hubness_against(rows: np.ndarray, reference: np.ndarray, neighbours: int = HUB_NEIGHBOURS) -> np.ndarray:
+    """Each row's mean cosine with its nearest `neighbours` reference rows (not itself, nor an exact copy)."""
+    if len(reference) < 2:
+        return np.zeros(len(rows), dtype=np.float32)
+    k = min(neighbours, len(reference) - 1)
+    similarity = np.asarray(rows, dtype=np.float32) @ np.asarray(reference, dtype=np.float32).T
+    similarity[similarity > 0.9999] = -1.0
+    return np.partition(similarity, -k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
 
 
 def _rows(vectors, start: int, end: int) -> np.ndarray:
@@ -457,6 +467,8 @@ class _Writer:
         np.save(staging / "token_offsets.npy", np.frombuffer(self.token_offsets, dtype=np.int64))
         np.save(staging / "wordpiece_idf.npy", np.log((n_sentences + 1) / (self.wordpieces + 0.5)).astype(np.float32))
         np.save(staging / "sentence_hubness.npy", sentence_hubness(RowFile(staging / "sentence_vectors.npy")))
+        if self.answer_vectors is not None:  # the same, in the answer encoder's space (a reader feature)
+            np.save(staging / "answer_hubness.npy", sentence_hubness(RowFile(staging / "answer_vectors.npy")))
         np.save(staging / "improvement_rows.npy", np.frombuffer(self.improvement_rows, dtype=np.int64))
         np.save(staging / "heading_rows.npy", np.frombuffer(self.heading_rows, dtype=np.int32))
         headings = list(self.headings)

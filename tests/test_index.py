@@ -177,6 +177,22 @@ def test_hubness_ignores_a_sentence_itself_and_a_sample_keeps_the_order():
     assert sentence_hubness(vectors[:1]).tolist() == [0.0]
 
 
+def test_each_sentence_s_hubness_among_the_answer_vectors_is_stored(index_dir):
+    """The reader discounts a sentence that sits close to every question in the answer encoder's space (a
+    judgement-table row); the build measures it over the answer vectors as it does over the sentence vectors."""
+    from qa.writer import sentence_hubness
+
+    index = load_index(index_dir)
+    assert index.answer_vectors is not None and index.answer_hubness is not None
+    answers = np.asarray(index.answer_vectors.rows(0, len(index.answer_vectors)), dtype=np.float32)
+    assert len(index.answer_hubness) == len(answers) == int(index.sentence_offsets[-1])
+    np.testing.assert_allclose(index.answer_hubness, sentence_hubness(answers), atol=1e-5)
+    assert np.ptp(index.answer_hubness) > 0.1  # some sentences are hubs there, others are not
+    row = 3
+    first, last = int(index.sentence_offsets[row]), int(index.sentence_offsets[row + 1])
+    assert index.answer_hubness_of(row).tolist() == np.asarray(index.answer_hubness[first:last]).tolist()
+
+
 def test_the_bm25_postings_tell_which_reports_use_a_word(index_dir):
     index = load_index(index_dir)
     rows_of = {d: index.document_rows[d] for d in index.documents}

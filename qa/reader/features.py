@@ -6,7 +6,8 @@ Every signal here is meant to carry to wording nobody tuned for:
 - the question's stemmed words found in the sentence, idf-weighted, counting the thesaurus and glossary
   aliases (`Aliases`), with the section heading and, for a sentence that refers back, the one before;
 - the answer encoder's cosine (qa/reader/encoder.py): the question and the sentence encoded by the bundled
-  model with adapters fitted to put a question next to the sentences that answer it;
+  model with adapters fitted to put a question next to the sentences that answer it, also less a share of
+  the sentence's hubness in that space (a judgement-table row sits close to every question there);
 - dense sentence similarity (less its hubness), the passage's retrieval score and rank, the heading's
   similarity, and whether the sentence holds a span of the type the question asks for.
 """
@@ -37,6 +38,7 @@ SENTENCE_FEATURES = (
     "list_item", "words", "typed_question", "typed_span", "cause", "voices",
     "rel_maxsim", "rel_dense", "rel_coverage", "rel_passage", "previous_maxsim", "next_maxsim",
     "asks_yesno", "asks_reason", "asks_description", "asks_named", "answer_dense", "rel_answer_dense",
+    "answer_hub",
 )
 
 

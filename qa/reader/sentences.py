@@ -130,10 +130,13 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
             hub = dense - F.HUBNESS_DISCOUNT * index.sentence_hubness_of(hit.row)
             if ctx.question_vector is not None:
                 asked = sentence_vectors @ ctx.question_vector
+        answer_hub = dense
         if hit.row >= 0 and ctx.answer_vector is not None:
             answer_vectors = index.answer_vectors_of(hit.row)
             if answer_vectors is not None:
                 answering = answer_vectors @ ctx.answer_vector
+                hubness = index.answer_hubness_of(hit.row)
+                answer_hub = answering - F.HUBNESS_DISCOUNT * hubness if hubness is not None else answering
         token_lists = index.sentence_tokens_of(hit.row) if hit.row >= 0 else []
         heading = 0.0
         if headings is not None and hit.row >= 0 and index.heading_rows is not None:
@@ -192,6 +195,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 float(q.type == "yesno"), float(q.type == "reason"), float(q.type in ("description", "quote", "list")),
                 float(q.type in ("named", "place")),
                 float(answering[position]) if position < len(answering) else 0.0, 0.0,
+                float(answer_hub[position]) if position < len(answer_hub) else 0.0,
             ]
             rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed))
             previous_best = best

@@ -89,15 +89,32 @@ def _pairs(examples: list[Example]) -> list:
     return pairs
 
 
-def set_answer_scores(ex: Example, question: np.ndarray, sentences: np.ndarray) -> None:
-    """Fill the candidates' answer-encoder features from the question's and the sentences' answer vectors."""
+def set_answer_scores(ex: Example, question: np.ndarray, sentences: np.ndarray, hubness: np.ndarray) -> None:
+    """Fill the candidates' answer-encoder features from the question's and the sentences' answer vectors and
+    the sentences' hubness among the corpus's answer vectors."""
     ex.ctx.answer_vector = question
     if not ex.candidates:
         return
     scores = sentences @ question
     here, relative = F.SENTENCE_FEATURES.index("answer_dense"), F.SENTENCE_FEATURES.index("rel_answer_dense")
-    for c, score in zip(ex.candidates, scores):
+    hub = F.SENTENCE_FEATURES.index("answer_hub")
+    for c, score, h in zip(ex.candidates, scores, hubness):
         c.features[here], c.features[relative] = float(score), float(score - scores.max())
+        c.features[hub] = float(score - F.HUBNESS_DISCOUNT * h)
+
+
+def _reference_texts(index) -> list[str]:
+    """The sentences the index measures hubness against (qa.writer.hub_reference), as text."""
+    from qa.writer import hub_reference
+
+    offsets = np.asarray(index.sentence_offsets)
+    texts = []
+    for row in hub_reference(int(offsets[-1])):
+        passage_row = int(np.searchsorted(offsets, row, side="right")) - 1
+        passage = index.passages[passage_row]
+        a, b = passage.sentences[int(row - offsets[passage_row])]
+        texts.append(passage.text[a:b])
+    return texts
 
 
 def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
@@ -106,17 +123,23 @@ def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
     fitted on. Returns the share of questions whose answering sentence the tuned cosine ranks first, and
     the base model's cosine, out of fold."""
     from qa.reader.encoder_fit import Scorer, fit_adapters
+    from qa.writer import hubness_against
 
+    reference_texts = _reference_texts(examples[0].ctx.index) if examples else []
     for number, (train, test) in enumerate(_folds(examples), start=1):
         log.info("answer encoder, fold %d of %d: fitting adapters on %d questions", number, FOLDS, len(train))
         scorer = Scorer(fit_adapters(_pairs([examples[i] for i in train])))
         questions = scorer.encode([examples[i].ctx.question.text for i in test])
+        reference = scorer.encode(reference_texts)
         texts = list(dict.fromkeys(c.text for i in test for c in examples[i].candidates))
-        vectors = dict(zip(texts, scorer.encode(texts)))
+        encoded = scorer.encode(texts)
+        vectors = dict(zip(texts, encoded))
+        hubness = dict(zip(texts, hubness_against(encoded, reference))) if texts else {}
         for i, question in zip(test, questions):
             candidates = examples[i].candidates
             set_answer_scores(examples[i], question, np.stack([vectors[c.text] for c in candidates])
-                              if candidates else np.zeros((0, len(question)), dtype=np.float32))
+                              if candidates else np.zeros((0, len(question)), dtype=np.float32),
+                              np.asarray([hubness[c.text] for c in candidates], dtype=np.float32))
     tuned, base = [], []
     for ex in examples:
         if ex.given is None and ex.answers and ex.candidates and ex.labels.any():
