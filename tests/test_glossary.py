@@ -85,9 +85,6 @@ def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviati
     assert covered > uncovered
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known regression since the answer encoder (issue 20): the reader now picks 'Personal advisers (PAs) and the "
-    "wider service offer ... help care leavers to manage ...' (0.47) over the sentence that says they keep in touch"))
 def test_the_sentence_written_with_the_abbreviation_answers_a_question_in_the_long_form(pipeline):
     reply = pipeline.ask("Do personal advisers keep in touch with young people?")
     assert not reply["abstained"]

@@ -63,6 +63,8 @@ def check_shape(reply: dict) -> None:
 @pytest.mark.parametrize("question, name", [
     ("Who chairs the board that looks after children in care in Eastmoor?", "Priya Lal"),
     ("Who is in charge of the virtual school in Eastmoor?", "Tomasz Brennan"),
+    # grade words in a clause after 'who' do not make it a grade question
+    ("Who chaired the corporate parenting board in Eastmoor when care leavers were judged inadequate?", "Priya Lal"),
 ])
 def test_a_who_question_is_narrowed_to_the_name_in_the_answering_sentence(eastmoor, question, name):
     reply = eastmoor.ask(question)
@@ -77,10 +79,9 @@ def test_a_who_question_is_narrowed_to_the_name_in_the_answering_sentence(eastmo
 @pytest.mark.parametrize("question, said", [
     ("How do care leavers in Eastmoor find somewhere to live?", "Harbour Lights"),
     ("Do kids in care in Eastmoor get their teeth checked?", "Dental checks"),
-    pytest.param("Are social workers in Eastmoor too busy to get to know families?", "manageable caseloads",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "known regression since the answer encoder (issue 20): a judgement-table row of the new report "
-                     "outscores the caseloads sentence (answer cosine 0.49 against 0.29); docs/reader.md"))),
+    # a judgement-table row sits close to every question in the answer encoder's space; less its hubness there,
+    # it no longer outscores the sentence that answers
+    ("Are social workers in Eastmoor too busy to get to know families?", "manageable caseloads"),
 ])
 def test_a_question_that_asks_for_no_typed_thing_is_answered_with_its_sentence(eastmoor, question, said):
     """Everyday words ('teeth', 'too busy') meet the report's ('dental', 'caseloads') through the model's
