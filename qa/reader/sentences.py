@@ -130,7 +130,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
             hub = dense - F.HUBNESS_DISCOUNT * index.sentence_hubness_of(hit.row)
             if ctx.question_vector is not None:
                 asked = sentence_vectors @ ctx.question_vector
-        answer_hub = dense
+        answer_hub = answering  # zeros without answer vectors, as answer_dense
         if hit.row >= 0 and ctx.answer_vector is not None:
             answer_vectors = index.answer_vectors_of(hit.row)
             if answer_vectors is not None:
