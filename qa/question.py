@@ -226,7 +226,7 @@ def answer_type(text: str) -> AnswerType:
 TYPE_RULES: tuple[tuple[Callable[[str], object], AnswerType], ...] = (
     (CONTACT_Q.search, "contact"), (MONEY_Q.search, "money"), (DURATION_Q.search, "duration"),
     (FREQUENCY_Q.search, "frequency"), (QUANTITY_Q.search, "quantity"), (asks_who_holds_a_role, "identity"),
-    (PERSON_Q.search, "person"), (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"),
+    (LIST_Q.search, "list"), (REASON_Q.search, "reason"), (asks_for_quotation, "quote"),
     (PLACE_Q.search, "place"), (NAMED_Q.search, "named"), (YESNO_Q.search, "yesno"),
 )
 

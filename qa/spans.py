@@ -17,6 +17,7 @@ DATE_PATTERNS = (
     re.compile(rf"\b{MONTH}\s+\d{{4}}\b"),
     re.compile(r"\b(?:19|20)\d{2}\b"),
 )
+SPELLED = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"  # numbers written as words
 QUANTITY_PATTERNS = (
     re.compile(r"\b(?:(?:a|the)\s+)?(?:very\s+)?(?:small|large|significant|increasing|growing|high|low|"
                r"considerable)\s+number\b", re.I),  # 'a rise in the number' is not a quantity
@@ -25,10 +26,11 @@ QUANTITY_PATTERNS = (
     re.compile(rf"(?<![-\w])\d+(?:,\d{{3}})*(?:\.\d+)?(?:\s*(?:%|per cent|percent))?(?![-\w])"
                rf"(?!\s+(?:and|to)\s+\d)(?!\s+{MONTH})"),
     # a number in words, at the start of a sentence too: 'Two cases were ...', 'three of the five children'
-    re.compile(r"(?<![-\w])(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
-               r"forty|fifty|hundreds?|thousands?)(?![-\w])", re.I),
+    # ('one' is too often not a count: 'one of the', 'no one')
+    re.compile(rf"(?<![-\w])(?!one\b)(?:{SPELLED}|fifteen|twenty|thirty|forty|fifty|hundreds?|thousands?)(?![-\w])",
+               re.I),
 )  # how often ('daily', 'every six weeks') is FREQUENCY's
-NUMBER_WORD = r"(?:\d+(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|a few|many)"
+NUMBER_WORD = rf"(?:\d+(?:\.\d+)?|{SPELLED}|several|a few|many)"
 PERIOD = r"(?:day|week|fortnight|month|quarter|year|term)"
 FREQUENCY = re.compile(  # how often: 'daily', 'regularly', 'every six weeks', 'at least once a month', 'twice a year'
     rf"\b(?:(?:at least|no less than)\s+)?(?:every\s+(?:other\s+)?(?:{NUMBER_WORD}\s+)?{PERIOD}s?|"

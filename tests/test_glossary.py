@@ -60,6 +60,11 @@ def test_an_abbreviation_in_the_question_finds_passages_that_spell_it_out(pipeli
     assert "IROs" in reply["passages"][0]["text"]
 
 
+# 'personal advisers' is written 'PAs' after its first use
+PA_QUESTION = "Do personal advisers keep in touch with young people?"
+PA_ANSWER = "PAs ensure that they keep in touch with their young people"
+
+
 def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviation(pipeline):
     """'personal advisers' is written 'PAs' after its first use: the answer's words count as matched (the
     reader's coverage of the question by that sentence rises with the glossary, whatever weight the fitted
@@ -67,12 +72,9 @@ def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviati
     from qa.reader import features as F
     from qa.reader.sentences import gather
 
-    question = "Do personal advisers keep in touch with young people?"
-    answer = "PAs ensure that they keep in touch with their young people"
-
     def coverage() -> float:
-        ctx, _, _ = pipeline.prepare(question, top_k=5)
-        found = [c for c in gather(ctx) if c.text.startswith(answer)]
+        ctx, _, _ = pipeline.prepare(PA_QUESTION, top_k=5)
+        found = [c for c in gather(ctx) if c.text.startswith(PA_ANSWER)]
         assert found, "the answering sentence is among the candidates"
         return float(found[0].features[F.SENTENCE_FEATURES.index("coverage")])
 
@@ -86,9 +88,9 @@ def test_a_long_form_in_the_question_counts_where_the_reports_use_the_abbreviati
 
 
 def test_the_sentence_written_with_the_abbreviation_answers_a_question_in_the_long_form(pipeline):
-    reply = pipeline.ask("Do personal advisers keep in touch with young people?")
+    reply = pipeline.ask(PA_QUESTION)
     assert not reply["abstained"]
-    assert reply["answer"]["text"].startswith("PAs ensure that they keep in touch with their young people")
+    assert reply["answer"]["text"].startswith(PA_ANSWER)
 
 
 def test_a_term_is_found_by_its_abbreviation_whatever_the_case_or_plural():

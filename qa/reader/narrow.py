@@ -5,6 +5,7 @@ matches the question. The span scorer is fitted (qa.reader.train); these are the
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -94,7 +95,12 @@ def repeats_question(span: str, question: str) -> bool:
     """Does the span only say again what the question says? Every word counts here, stopwords too: 'May 2019'
     is news to 'When did inspectors visit in 2019?' although 'may' is a stopword."""
     words = stems(span)
-    return bool(words) and set(words) <= set(stems(question))
+    return bool(words) and set(words) <= _stem_set(question)
+
+
+@lru_cache(maxsize=1024)
+def _stem_set(text: str) -> frozenset[str]:
+    return frozenset(stems(text))
 
 
 def span_rows(ctx: Context, candidate: SentenceCandidate, weights: dict[str, float],
