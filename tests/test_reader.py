@@ -166,6 +166,21 @@ def test_each_set_held_out_is_scored_by_a_confidence_fitted_without_it():
     assert before["mean"]["ece_if_calibrated"] > 0 and leave_one_set_out(outcomes, ["one"] * len(outcomes)) == {}
 
 
+def test_the_confidence_kept_is_the_one_that_breaks_its_promise_least_on_sets_it_never_saw():
+    """A confidence that lets more confidently wrong answers through on held-out sets loses, whatever its
+    pooled AURC: what counts is what a new batch's reader meets."""
+    from qa.reader.train import _broken_promise, leave_one_set_out
+
+    careful = {"mean": {"confidently_wrong_share": 0.05, "ece": 0.08}}
+    reckless = {"mean": {"confidently_wrong_share": 0.13, "ece": 0.06}}
+    assert _broken_promise(careful) < _broken_promise(reckless)
+    assert _broken_promise({}) == 0.0
+    outcomes, sources = _outcomes(3)
+    held_out = leave_one_set_out(outcomes, sources)
+    mean = held_out["mean"]
+    assert _broken_promise(held_out) == round(mean["confidently_wrong_share"] + mean["ece"], 3) > 0
+
+
 def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):
     from qa.reader.features import SENTENCE_FEATURES
     from qa.reader.model import Boosted, Linear, Ranker, ReaderModel

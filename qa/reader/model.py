@@ -4,8 +4,9 @@
   cross-validation (`qa calibrate` fits both and keeps the better);
 - the span scorer: a logistic regression giving P(span right | its sentence answers);
 - the confidence model: P(answer right), a logistic regression or LightGBM's boosted trees (`qa calibrate`
-  fits both and keeps the one with the lower cross-validated AURC), fitted on out-of-fold answers over every
-  question set pooled, and the abstention threshold;
+  fits both and keeps the one that breaks its promise least with each question set held out in turn:
+  confidently wrong share plus ECE, AURC breaking ties), fitted on out-of-fold answers over every question
+  set pooled, and the abstention threshold;
 - the answer encoder's adapters (answer_adapters.npz, qa/reader/encoder.py), whose fingerprint the model
   records: a model fitted with other adapters than those beside it is not used.
 Nothing here is hand-set: without a fitted model the reader falls back to a plain similarity ranking and
