@@ -299,16 +299,43 @@ def check_floors(summary: dict[str, Any], floors: dict[str, float]) -> list[str]
     return failures
 
 
-def main(gold: Path, index_dir: Path, as_json: bool = False, report_dir: Path | None = None,
-         floors: bool = False) -> int:
+def load_sets(paths: list[Path]) -> tuple[list[GoldItem], list[str]]:
+    """The items of several gold files, in order, with the set (file stem) each came from; an id given twice
+    is an error naming both files, since a comparison matches questions by set and id."""
+    items, sets, seen = [], [], {}
+    for path in paths:
+        for item in load_gold(path):
+            if item.id in seen:
+                raise ValueError(f"{path}: id {item.id!r} is already used in {seen[item.id]}")
+            seen[item.id] = path
+            items.append(item)
+            sets.append(Path(path).stem)
+    return items, sets
+
+
+def main(gold: Path | list[Path], index_dir: Path, as_json: bool = False, report_dir: Path | None = None,
+         floors: bool = False, save_outcomes: Path | None = None, compare_with: Path | None = None) -> int:
+    """Score one gold file, or several pooled (each set's figures beside them); every headline figure gets a
+    95% bootstrap interval, and a run saved with `save_outcomes` can be compared with this one."""
+    from eval import batches
     from qa.pipeline import Pipeline
 
-    items = load_gold(gold)
+    paths = [gold] if isinstance(gold, (str, Path)) else list(gold)
+    items, sets = load_sets(paths)
+    before = batches.load(compare_with) if compare_with else None  # a bad file fails before the long run
     summary, scored = evaluate(items, Pipeline(index_dir))
+    outcomes = [batches.outcome(s, name, CONFIDENT) for s, name in zip(scored, sets)]
+    summary["intervals"] = batches.intervals(outcomes)
+    if len(paths) > 1:
+        summary["by_set"] = batches.by_set(outcomes)
+    if before is not None:
+        summary["compared"] = batches.compare(before, outcomes)
+    if save_outcomes:
+        batches.save(outcomes, save_outcomes)
     if as_json:
         print(json.dumps(summary, indent=1))
     else:
-        print(render(summary))
+        print("\n".join(filter(None, [render(summary), batches.render(summary)])))
     if report_dir is not None:
         path = write_report(summary, scored, report_dir)
         print(f"\nreport: {path}", file=sys.stderr)

@@ -158,8 +158,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.runner import main as run_eval
 
-    return run_eval(gold=Path(args.gold), index_dir=Path(args.index), as_json=args.json,
-                    report_dir=Path(args.report) if args.report else None, floors=args.check_floors)
+    return run_eval(gold=[Path(g) for g in args.gold or [DEFAULT_GOLD]], index_dir=Path(args.index),
+                    as_json=args.json, report_dir=Path(args.report) if args.report else None,
+                    floors=args.check_floors, save_outcomes=Path(args.save_outcomes) if args.save_outcomes else None,
+                    compare_with=Path(args.compare) if args.compare else None)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -237,8 +239,15 @@ def parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("eval", help="the offline evaluation over gold Q&A pairs",
                                   description="Retrieval hit@k and MRR, exact match and F1, abstention, "
                                               "calibration, per-kind breakdown and latency, with dense-only "
-                                              "and BM25-only retrieval beside the hybrid."))
-    p.add_argument("--gold", default=str(DEFAULT_GOLD), metavar="FILE", help="gold JSONL (default eval/gold.jsonl)")
+                                              "and BM25-only retrieval beside the hybrid; 95% bootstrap "
+                                              "intervals on the headline figures. Several --gold files are "
+                                              "scored pooled, each set's figures beside them."))
+    p.add_argument("--gold", action="append", metavar="FILE",
+                   help="gold JSONL (default eval/gold.jsonl); repeat to score several sets pooled, each set's "
+                        "figures beside them")
+    p.add_argument("--save-outcomes", metavar="FILE", help="write each question's outcome (JSON lines) for --compare")
+    p.add_argument("--compare", metavar="FILE", help="a run saved with --save-outcomes: report the change on the "
+                                                      "questions both asked, with paired 95%% intervals")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--report", metavar="DIR", help="write a markdown report with plots to DIR")
     p.add_argument("--check-floors", action="store_true", help="exit 1 when a figure falls below eval/floors.json")
