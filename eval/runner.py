@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval import batches
 from qa import metrics
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,12 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
     retrieval = {}
     for mode, ranks in mode_ranks.items():
         retrieval[mode] = {f"hit@{k}": metrics.hit_at(ranks, k) for k in KS} | {"mrr": metrics.mrr(ranks)}
+    # right: F1 >= 0.5 or the answer contains a right answer (a sentence holding the asked name); one
+    # definition, eval.batches.outcome, for these figures, their intervals and a comparison of two runs
+    outcomes = [batches.outcome(s, "", CONFIDENT) for s in scored]
     answered = [s for s in scored if s.prediction]
-    # right: F1 >= 0.5 or the answer contains a right answer (a sentence holding the asked name)
-    correct = [s.item.answerable and (metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
-                                      or metrics.holds(s.prediction, s.item.answers)) for s in answered]
-    sure_wrong = [s for s, ok in zip(answered, correct) if not ok and (s.confidence >= CONFIDENT
-                                                                      or not s.item.answerable)]
+    correct = [o.right for s, o in zip(scored, outcomes) if s.prediction]
+    sure_wrong = [s for s, o in zip(scored, outcomes) if o.confidently_wrong]
     curve = metrics.risk_coverage([s.confidence for s in answered], correct, len(scored))
     confidences = [s.confidence for s in answered]
     threshold, threshold_f1 = metrics.best_threshold(
@@ -143,9 +144,7 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
             "reliability": [vars(b) for b in metrics.reliability(confidences, correct)],
         },
         # answerable questions whose answer is right or contains a right answer
-        "holds": mean([float(bool(s.prediction) and (metrics.f1_score(s.prediction, s.item.answers) >= metrics.CORRECT_F1
-                                                      or metrics.holds(s.prediction, s.item.answers)))
-                       for s in answerable]),
+        "holds": mean([float(o.right) for o in outcomes if o.answerable]),
         # answers given at confidence >= 0.7 that are wrong, plus any answer to an unanswerable question
         "confidently_wrong": {"count": len(sure_wrong),
                               "share_of_answers": len(sure_wrong) / len(answered) if answered else 0.0,
@@ -317,7 +316,6 @@ def main(gold: Path | list[Path], index_dir: Path, as_json: bool = False, report
          floors: bool = False, save_outcomes: Path | None = None, compare_with: Path | None = None) -> int:
     """Score one gold file, or several pooled (each set's figures beside them); every headline figure gets a
     95% bootstrap interval, and a run saved with `save_outcomes` can be compared with this one."""
-    from eval import batches
     from qa.pipeline import Pipeline
 
     paths = [gold] if isinstance(gold, (str, Path)) else list(gold)
