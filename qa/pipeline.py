@@ -139,7 +139,8 @@ class Pipeline:
         unheld = bool(authority) and authority not in self.index.registry().aliases
         reading = Reading(None, None, False) if relaxed or unheld else self.reader.read(context)
         answer = reading.answer if reading.accepted else None
-        shown = self._shown(hits, reading, top_k)
+        # shown in the order the answer encoder re-ranks them; the reader read them as search ranked them
+        shown = self._shown(self.retriever.rerank(hits, context.answer_vector), reading, top_k)
         reply = {
             "question": question,
             "answer": _answer_json(answer, reading.hit) if answer else None,
@@ -171,8 +172,9 @@ class Pipeline:
         retrieval ranks), even when it was not retrieved (a judgement table found by its grade)."""
         if reading.answer is None or reading.hit is None:
             return hits[:top_k]
+        first = next((h for h in hits if h.passage.id == reading.answer.passage_id), reading.hit)
         rest = [h for h in hits if h.passage.id != reading.answer.passage_id]
-        return [reading.hit] + rest[: top_k - 1]
+        return [first] + rest[: top_k - 1]
 
     def documents(self) -> list[dict[str, Any]]:
         return [d.summary() for d in sorted(self.index.documents.values(), key=lambda d: d.year or 0, reverse=True)]

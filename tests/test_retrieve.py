@@ -138,3 +138,37 @@ def test_a_paraphrase_with_an_unknown_word_is_answered_from_its_alias(pipeline):
     reply = pipeline.ask("How are autistic children supported?")
     assert not reply["abstained"], reply.get("candidate")
     assert "autism" in reply["answer"]["text"]
+
+
+
+def test_the_shown_passages_rise_by_their_sentences_answer_vectors(pipeline):
+    """A question vector pointing at the last hit's first sentence in the answer encoder's space brings that
+    passage to the top; the rest keep their order, renumbered; scores stay in [0, 1]."""
+    ctx, _, _ = pipeline.prepare("How quickly do children get help when they first need it?")
+    hits = ctx.hits
+    last = hits[-1]
+    reranked = pipeline.retriever.rerank(hits, pipeline.index.answer_vectors_of(last.row)[0])
+    assert reranked[0].row == last.row
+    assert [h.rank for h in reranked] == list(range(1, len(hits) + 1))
+    assert all(0.0 <= h.score <= 1.0 for h in reranked)
+    assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
+    assert pipeline.retriever.rerank(hits, None) == hits
+
+
+def test_the_service_shows_passages_in_the_answer_encoders_order(pipeline):
+    """The reader's passage first, then the rest as the answer encoder re-ranks them; the reader itself read
+    them as search ranked them. On the real index that order differs from search's for some questions
+    (questions written for this test)."""
+    changed = 0
+    for question in ("How quickly do children get help when they first need it?",
+                     "Do young people leaving care have somewhere safe to live?",
+                     "What happens when a child goes missing from home?"):
+        reply = pipeline.ask(question, top_k=5)
+        ctx, _, _ = pipeline.prepare(question, top_k=5)
+        shown = [p["id"] for p in reply["passages"]]
+        expected = [h.passage.id for h in pipeline.retriever.rerank(ctx.hits, ctx.answer_vector)]
+        if reply["answer"]:
+            expected = [reply["answer"]["passage_id"]] + [i for i in expected if i != reply["answer"]["passage_id"]]
+        assert shown == expected[:5]
+        changed += shown[1:] != [h.passage.id for h in ctx.hits if h.passage.id != shown[0]][:4]
+    assert changed
