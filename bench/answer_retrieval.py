@@ -10,7 +10,7 @@ search without it), re-ranking the passages the reader reads (the top 10) as the
 comparison, every passage of the index. Printed: hit@1/3/5/10/20 per weight, pooled over both halves,
 and per half.
 
-It writes nothing. Run: .venv/bin/python bench/answer_retrieval.py [--seed 1]. About 8 minutes on 2 cores.
+It writes nothing. Run: .venv/bin/python bench/answer_retrieval.py [--seed 1]. About 6 minutes on 2 cores.
 """
 from __future__ import annotations
 
