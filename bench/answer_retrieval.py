@@ -1,5 +1,5 @@
 """Does the answer encoder help retrieval? The passages search returns re-ranked by each one's best sentence
-cosine in the answer encoder's space (qa.retrieve.Retriever.rerank, ANSWER_WEIGHT), measured out of fold.
+cosine in the answer encoder's space (qa.retrieve.rerank, ANSWER_WEIGHT), measured out of fold.
 
 The training question sets are split in two at random (by set: a held-out question's writer never wrote a
 training question). Per half, the answer encoder's adapters are fitted as `qa calibrate` fits them

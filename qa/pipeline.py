@@ -16,7 +16,7 @@ from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
-from qa.retrieve import Mode, Retriever, question_filters, validate_filters
+from qa.retrieve import Mode, Retriever, question_filters, rerank, validate_filters
 from qa.text import tokens
 from qa.types import Answer, Hit
 
@@ -139,8 +139,9 @@ class Pipeline:
         unheld = bool(authority) and authority not in self.index.registry().aliases
         reading = Reading(None, None, False) if relaxed or unheld else self.reader.read(context)
         answer = reading.answer if reading.accepted else None
-        # shown in the order the answer encoder re-ranks them; the reader read them as search ranked them
-        shown = self._shown(self.retriever.rerank(hits, context.answer_vector), reading, top_k)
+        # shown in the order the answer encoder re-ranks them (on the request's own index, which a live
+        # reload may have replaced since); the reader read them as search ranked them
+        shown = self._shown(rerank(context.index, hits, context.answer_vector), reading, top_k)
         reply = {
             "question": question,
             "answer": _answer_json(answer, reading.hit) if answer else None,

@@ -266,22 +266,6 @@ class Retriever:
                             dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0)), row=row))
         return hits
 
-    def rerank(self, hits: list[Hit], answer_vector: np.ndarray | None) -> list[Hit]:
-        """The hits re-ranked for showing: each scored by its fused score plus ANSWER_WEIGHT times its best
-        sentence's answer-encoder cosine with the question (`answer_vector`), scaled back into [0, 1], and
-        numbered again. Unchanged when the question or the index has no answer vectors."""
-        if answer_vector is None or not hits:
-            return hits
-        scored = []
-        for hit in hits:
-            vectors = self.index.answer_vectors_of(hit.row) if hit.row >= 0 else None
-            if vectors is None:
-                return hits
-            gain = max(0.0, float(np.max(vectors @ answer_vector))) if len(vectors) else 0.0
-            scored.append((hit, (hit.score + ANSWER_WEIGHT * gain) / (1 + ANSWER_WEIGHT)))
-        scored.sort(key=lambda pair: -pair[1])  # stable: equal scores keep the search's order
-        return [replace(hit, rank=rank, score=round(score, 4)) for rank, (hit, score) in enumerate(scored, start=1)]
-
     def _sentence_blend(self, row: int, passage_score: float, vector: np.ndarray) -> float:
         """Passage similarity blended with its best sentence's: one sentence often carries the answer."""
         sentences = self.index.sentence_vectors_of(row)
@@ -312,6 +296,24 @@ class Retriever:
                 score += 0.1  # the question names the kind of report it means
             fused[row] = min(1.0, score)
         return fused
+
+
+def rerank(index: Index, hits: list[Hit], answer_vector: np.ndarray | None) -> list[Hit]:
+    """The hits re-ranked for showing: each scored by its fused score plus ANSWER_WEIGHT times its best
+    sentence's answer-encoder cosine with the question (`answer_vector`), scaled back into [0, 1], and
+    numbered again. `index` is the one the hits came from (an index swapped in since has other rows).
+    Unchanged when the question or the index has no answer vectors."""
+    if answer_vector is None or not hits:
+        return hits
+    scored = []
+    for hit in hits:
+        vectors = index.answer_vectors_of(hit.row) if hit.row >= 0 else None
+        if vectors is None:
+            return hits
+        gain = max(0.0, float(np.max(vectors @ answer_vector))) if len(vectors) else 0.0
+        scored.append((hit, (hit.score + ANSWER_WEIGHT * gain) / (1 + ANSWER_WEIGHT)))
+    scored.sort(key=lambda pair: -pair[1])  # stable: equal scores keep the search's order
+    return [replace(hit, rank=rank, score=round(score, 4)) for rank, (hit, score) in enumerate(scored, start=1)]
 
 
 def validate_filters(filters: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.retrieve import question_filters, retrieval_query, validate_filters
+from qa.retrieve import question_filters, rerank, retrieval_query, validate_filters
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -140,19 +140,18 @@ def test_a_paraphrase_with_an_unknown_word_is_answered_from_its_alias(pipeline):
     assert "autism" in reply["answer"]["text"]
 
 
-
 def test_the_shown_passages_rise_by_their_sentences_answer_vectors(pipeline):
     """A question vector pointing at the last hit's first sentence in the answer encoder's space brings that
-    passage to the top; the rest keep their order, renumbered; scores stay in [0, 1]."""
+    passage to the top; all are numbered again in their new order, scores falling and within [0, 1]."""
     ctx, _, _ = pipeline.prepare("How quickly do children get help when they first need it?")
     hits = ctx.hits
     last = hits[-1]
-    reranked = pipeline.retriever.rerank(hits, pipeline.index.answer_vectors_of(last.row)[0])
+    reranked = rerank(pipeline.index, hits, pipeline.index.answer_vectors_of(last.row)[0])
     assert reranked[0].row == last.row
     assert [h.rank for h in reranked] == list(range(1, len(hits) + 1))
     assert all(0.0 <= h.score <= 1.0 for h in reranked)
     assert [h.score for h in reranked] == sorted((h.score for h in reranked), reverse=True)
-    assert pipeline.retriever.rerank(hits, None) == hits
+    assert rerank(pipeline.index, hits, None) == hits
 
 
 def test_the_service_shows_passages_in_the_answer_encoders_order(pipeline):
@@ -166,7 +165,7 @@ def test_the_service_shows_passages_in_the_answer_encoders_order(pipeline):
         reply = pipeline.ask(question, top_k=5)
         ctx, _, _ = pipeline.prepare(question, top_k=5)
         shown = [p["id"] for p in reply["passages"]]
-        expected = [h.passage.id for h in pipeline.retriever.rerank(ctx.hits, ctx.answer_vector)]
+        expected = [h.passage.id for h in rerank(pipeline.index, ctx.hits, ctx.answer_vector)]
         if reply["answer"]:
             expected = [reply["answer"]["passage_id"]] + [i for i in expected if i != reply["answer"]["passage_id"]]
         assert shown == expected[:5]
