@@ -79,7 +79,7 @@ def parse(text: str) -> Asked | None:
     rest = re.sub(COUNCILS, " ", rest, flags=re.I)
     rest = IMPROVED.sub(" ", DECLINED.sub(" ", EVER.sub(" ", rest)))
     rest = re.sub(r"\b(?:19|20)\d{2}\b|\bhow\s+many\b|\bsince\b|\bbefore\b|\bafter\b", " ", rest, flags=re.I)
-    area, extra = grade_area(rest)
+    area, extra = grade_area(rest, every_word=True)
     if area is None or extra:
         return None  # an area the reports do not grade, or a topic beyond grades: for the passages
     return Asked(grades, change, bool(EVER.search(text)), bool(re.search(r"\bhow\s+many\b", text, re.I)), area)

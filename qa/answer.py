@@ -171,7 +171,7 @@ def grade_date_answer(q: Question, index: Index, hits: list[Hit], filters: dict[
     said = {grade.lower(): grade.split(" to be")[0] for grade in GRADES}  # 'requires improvement' names the third
     named = {grade for grade, words in said.items() if re.search(rf"\b{words}\b", q.text, re.I)}
     area, extra = grade_area(re.sub("|".join(rf"\b{said[grade]}\b" for grade in named) or "$^", " ", q.text,
-                                    flags=re.I), index.authority_words())
+                                    flags=re.I), index.authority_words(), every_word=True)
     if area is None or extra:
         return None
     authorities, _ = _authorities_in_scope(q, index, hits, filters)

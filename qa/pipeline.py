@@ -14,6 +14,7 @@ from qa.embed import Embedder, wordpiece_vocabulary
 from qa.index import Index, IndexNotReady, current_version, index_embedder, load_index
 from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
+from qa.reader.asks import GradeAsked
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.retrieve import Mode, Retriever, question_filters, rerank, validate_filters
@@ -39,6 +40,7 @@ class Pipeline:
         self.index: Index = _checked(load_index(self.index_dir, self.embedder.name))
         self.retriever = Retriever(self.index, self.embedder)
         self.reader = Reader.load()
+        self.grade_asked = GradeAsked.load()
         self.answer_encoder = self.embedder.answer_encoder()
 
     def warm_up(self) -> None:
@@ -48,6 +50,7 @@ class Pipeline:
         if self.answer_encoder is not None:
             self.answer_encoder.encode(["warm up"])
         tagger.phrasing_stems("warm up")  # loads the tagger now, not on the first unusual question
+        tagger.topic_stems("warm up")  # and the recogniser that grade questions' topics are read with
 
     def reload_if_changed(self, force_check: bool = False) -> bool:
         """Pick up a newer index written by `qa build`/`qa add` without a restart (checked at most once a second)."""
@@ -70,9 +73,11 @@ class Pipeline:
         return True
 
     def prepare(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
-                mode: Mode = "hybrid") -> tuple[Context, dict[str, Any], list[str]]:
+                mode: Mode = "hybrid", asks_grade: bool | None = None) -> tuple[Context, dict[str, Any], list[str]]:
         """Everything the readers need about one question, fetched once: its analysis, the hits, its
-        vector and token vectors, the aliases of its words and the rows the filters allow. Also returns
+        vector and token vectors, the aliases of its words and the rows the filters allow. `asks_grade`
+        stands in for the fitted grade-asked model's judgement (`qa calibrate` reads its training questions
+        with out-of-fold ones). Also returns
         the filters applied and the filters the question states that had to be dropped to find passages: a
         year no report covers, a council the collection does not hold (the reader then abstains)."""
         question = (question or "").strip()
@@ -106,7 +111,8 @@ class Pipeline:
             relaxed = sorted(stated)
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector, aliases=aliases)
-        q = analyse(question, retriever.index.authority_words(), named)
+        asked = self.grade_asked.asks(vectors[1]) if asks_grade is None else asks_grade
+        q = analyse(question, retriever.index.authority_words(), named, asked, aliases)
         scope = retriever.allowed_rows(applied)
         share, named = unknown_share(q, retriever.index, aliases, scope)
         answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None

@@ -9,6 +9,7 @@ from qa.authority import Named
 
 if TYPE_CHECKING:
     from qa.across import Asked
+    from qa.types import Aliases
 from qa.retrieve import retrieval_query
 from qa.text import STOPWORDS, tokens, words
 
@@ -177,7 +178,9 @@ GRADE_GENERIC = set(tokens(
     "services service overall effectiveness latest current recent now year last previous first time changed "
     "change over since between history progress improved how what which was were is are the did do does "
     "has have had its their changed grade for of in on to and by with effectiveness judgement judgment "
-    "experiences experience work practice social families impact"))
+    "experiences experience work practice social families impact area areas"))
+# the grades themselves: 'Was Barnet rated good?' says which grade, not what is graded
+GRADE_NAMES = frozenset(tokens("outstanding good requires improvement inadequate"))
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ class Question:
     words: frozenset[str]  # every stemmed content word of the question, years and report words included
     focus: tuple[str, ...]  # for quantity questions, what is counted: 'how many social workers' -> ('social', 'worker')
     area: str | None  # judgement area for grade questions
-    area_extra: tuple[str, ...]  # topic words a grade question has beyond any known area
+    area_extra: tuple[str, ...]  # grades and topics (nouns) a grade question names beyond any area: 'adoption'
     abbreviation: str | None = None  # 'What does IRO stand for?' -> 'IRO'
     role: tuple[str, ...] = ()  # who-holds-a-role questions: the role, stemmed ('lead', 'inspector')
     speakers: tuple[str, ...] = ()  # 'What do children say about ...?' -> ('children',)
@@ -202,8 +205,10 @@ class Question:
     across: "Asked | None" = None  # a question across councils' grades ('Which councils were rated inadequate?')
 
 
-def answer_type(text: str) -> AnswerType:
-    """What the question asks for; the first matching rule wins, in this order."""
+def answer_type(text: str, grade: bool = True) -> AnswerType:
+    """What the question asks for; the first matching rule wins, in this order. `grade=False`: the question
+    names a grade without asking for one ('What changed after the inadequate rating?'), as the fitted
+    grade-asked model (qa.reader.asks) judges; it is typed by the rules after the grade rule."""
     text = LEAD_CLAUSE.sub("", text)
     if abbreviation_asked(text):
         return "expansion"
@@ -215,7 +220,7 @@ def answer_type(text: str) -> AnswerType:
         return "date"
     if REASON_Q.search(text):
         return "reason"  # 'Why was Barnet judged inadequate?' asks for the reasons, not the grade
-    if GRADE_Q.search(text) and not QUANTITY_Q.search(text):
+    if grade and GRADE_Q.search(text) and not QUANTITY_Q.search(text):
         return "history" if HISTORY_Q.search(text) else "grade"
     for test, kind in TYPE_RULES:
         if test(text):
@@ -243,9 +248,18 @@ def head_nouns(text: str, authorities: frozenset[str] = frozenset()) -> tuple[st
     return tuple(reversed(phrase))
 
 
-def grade_area(text: str, authorities: frozenset[str] = frozenset()) -> tuple[str | None, tuple[str, ...]]:
-    """The judgement area a grade question names, and its topic words beyond any area (the council's name,
-    `authorities` as stems, says whose grade, not what is graded)."""
+def grade_area(text: str, authorities: frozenset[str] = frozenset(), aliases: "Aliases | None" = None,
+               every_word: bool = False) -> tuple[str | None, tuple[str, ...]]:
+    """The judgement area a grade question names, and what else it names: the grades it names ('Which area
+    was judged outstanding?' asks which area, not the overall grade) and its topics beyond any area, its
+    nouns and names (qa.tagger.topic_stems) less the council's (`authorities`, as stems: whose grade, not
+    what is graded) and words that say nothing about what is graded, as written or through an alias ('kids'
+    for 'children'). Words that only phrase or date the question ('Im a care leaver and curious', 'back in
+    summer 2017') name nothing. `every_word`: every content word beyond the area counts, as the readers of
+    dates and of grades across councils want, where any other word means the question is for the passages
+    ('Who was the lead inspector?' is not a question across councils' grades)."""
+    from qa import tagger
+
     area = None
     remaining = text
     for name, pattern in AREAS:
@@ -253,7 +267,13 @@ def grade_area(text: str, authorities: frozenset[str] = frozenset()) -> tuple[st
             area = name
             remaining = pattern.sub(" ", remaining)
             break
-    extra = tuple(t for t in tokens(retrieval_query(remaining)) if t not in GRADE_GENERIC and t not in authorities)
+    topical = None if every_word else tagger.topic_stems(text)
+
+    def says_nothing(stem: str) -> bool:
+        return any(set(alias.split()) <= GRADE_GENERIC for alias, _ in (aliases or {}).get(stem, ()))
+
+    extra = tuple(t for t in tokens(retrieval_query(remaining)) if t in GRADE_NAMES or (
+        (topical is None or t in topical) and t not in GRADE_GENERIC and t not in authorities and not says_nothing(t)))
     if area is None and not extra:
         area = "overall effectiveness"
     return area, extra
@@ -266,14 +286,19 @@ DOCUMENT_WORDS = set(tokens("monitoring focused visit inspection inspections rep
 DATE_WORDS = set(tokens("date dates day days month months year years time"))
 
 
-def analyse(text: str, authorities: frozenset[str] = frozenset(), named: Named = Named()) -> Question:
-    from qa.across import parse as across  # across.py reads grade areas with this module
+def analyse(text: str, authorities: frozenset[str] = frozenset(), named: Named = Named(),
+            asks_grade: bool = True, aliases: "Aliases | None" = None) -> Question:
     """Everything later stages read about a question, parsed once. `authorities`: the stems of the councils'
     names in the index (qa.index.Index.authority_words), which say whose report, not what is asked;
-    `named`: the councils the question names (qa.authority.Registry.named_in)."""
+    `named`: the councils the question names (qa.authority.Registry.named_in); `asks_grade`: whether it
+    asks for a grade, as the fitted model judges (qa.reader.asks), which a question that only names one
+    ('after the inadequate rating') does not; `aliases`: corpus words standing for its words (qa.retrieve.Retriever.aliases)."""
+    from qa.across import parse as across  # across.py reads grade areas with this module
     bare = retrieval_query(text).lstrip(" ,")
     kind = answer_type(bare)
-    area, extra = grade_area(text, authorities) if kind in ("grade", "history") else (None, ())
+    if kind in ("grade", "history") and not asks_grade:
+        kind = answer_type(bare, grade=False)
+    area, extra = grade_area(text, authorities, aliases) if kind in ("grade", "history") else (None, ())
     content = tokens(bare)
     if kind == "date":  # 'On what dates ...': the words that ask for a date are not what it is the date of
         content = [t for t in content if t not in DATE_WORDS] or content

@@ -68,6 +68,22 @@ def verb_stems(text: str) -> frozenset[str]:
     return frozenset(stem for word, pos in _tagged(text) if pos == "VERB" for stem in tokens(word))
 
 
+# what a noun names: the topic of a question, as against a word that phrases it or dates it
+TOPICAL = frozenset({"NOUN", "PROPN"})
+WHEN = frozenset({"DATE", "TIME"})  # 'in summer 2017', 'back in the spring': when, not what
+
+
+@lru_cache(maxsize=4096)
+def topic_stems(text: str) -> frozenset[str]:
+    """Stems of the nouns and names in `text` outside its dates: 'Im a care leaver, how did ofsted grade the
+    support for people like me in summer 2024?' -> {'care', 'leaver', 'ofst', 'grade', 'support', 'peopl'}."""
+    nlp = _recogniser()
+    with _lock:
+        doc = nlp(text)
+    dated = {i for entity in doc.ents if entity.label_ in WHEN for i in range(entity.start, entity.end)}
+    return frozenset(stem for token in doc if token.pos_ in TOPICAL and token.i not in dated for stem in tokens(token.text))
+
+
 @lru_cache(maxsize=1)
 def _recogniser():
     with _without_torch():

@@ -83,9 +83,7 @@ def test_a_question_about_a_report_as_a_whole_is_its_headline(pipeline):
 
 
 @pytest.mark.parametrize("question", [
-    pytest.param("How was adoption in Barnet graded in 2024?", marks=pytest.mark.xfail(strict=True, reason=(
-        "known regression since the answer encoder (issue 20): answers 'Adopters report receiving very helpful "
-        "adoption support ...' at 0.58 where the 2024 report grades no adoption; docs/reader.md"))),
+    "How was adoption in Barnet graded in 2024?",
     "What is the salary of a newly qualified social worker in Barnet?",
     "What email address do families use to reach the virtual school?",
     "Which grade did care leavers receive in 2020?",
@@ -94,6 +92,30 @@ def test_abstains_when_the_reports_do_not_answer(pipeline, question):
     reply = pipeline.ask(question)
     assert reply["abstained"] and reply["answer"] is None
     check_offsets(reply)
+
+
+@pytest.mark.parametrize("question, named", [
+    ("How did inspectors grade the youth offending team in 2024?", "youth offending team"),
+    ("What rating did the fostering panel get?", "panel"),
+])
+def test_a_grade_of_something_no_judgement_grades_is_not_given(pipeline, question, named):
+    """The reports grade five areas; asked for the grade of anything else, the reply says the reports give it
+    none, rather than offering a sentence about it as its grade."""
+    reply = pipeline.ask(question)
+    assert reply["abstained"] and reply["answer"] is None
+    assert reply["notice"] == f"The reports give no grade for {named}."
+
+
+@pytest.mark.parametrize("question", [
+    "Honestly, how were care leavers graded in 2024? Just curious",
+    "I'm new here - what did Ofsted rate care leavers in the summer 2024 inspection?",
+])
+def test_a_grade_question_in_everyday_words_gets_the_grade(pipeline, question):
+    """Words that only phrase or date a question ('just curious', 'in the summer') name nothing the reports
+    would have to grade: the grade is still answered from the judgement table."""
+    reply = answered(pipeline, question)
+    assert reply["answer"]["type"] == "grade" and reply["answer"]["text"].lower() == "good"
+    assert reply["passages"][0]["document"]["year"] == 2024
 
 
 def test_offsets_hold_for_every_gold_question(pipeline):

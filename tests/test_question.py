@@ -1,4 +1,5 @@
-"""What a question asks for, and the typed spans that can answer it: pure rules, no model."""
+"""What a question asks for, and the typed spans that can answer it: rules, and spaCy's small tagger where
+they read parts of speech."""
 from __future__ import annotations
 
 import pytest
@@ -178,6 +179,34 @@ def test_the_judgement_area_a_grade_question_names(question, area):
     assert grade_area(question) == (area, ())
 
 
+@pytest.mark.parametrize("question, expected", [
+    # words that phrase or date the question name nothing graded
+    ("Honestly, how were care leavers graded back in the summer of 2024?", ("care leavers", ())),
+    ("Just wondering, what rating did the council get overall?", ("overall effectiveness", ())),
+    # a topic beyond the judgement areas is named, a noun
+    ("What grade did the fostering panel get?", (None, ("panel",))),
+    ("How was the youth offending team rated?", (None, ("youth", "team"))),
+    # a grade named says which grade: 'which area was judged outstanding' asks for the area, not the overall grade
+    ("Which area was judged outstanding?", (None, ("outstand",))),
+])
+def test_what_else_a_grade_question_names(question, expected):
+    assert grade_area(question) == expected
+
+
+def test_a_word_standing_for_a_generic_one_names_nothing_graded():
+    """'kids' is the reports' 'children' (an alias the retriever finds), which says nothing about what is graded."""
+    aliases = {"kid": (("children", 0.81),)}
+    assert grade_area("How were the kids services rated?") == (None, ("kid",))
+    assert grade_area("How were the kids services rated?", aliases=aliases) == ("overall effectiveness", ())
+
+
+def test_a_question_that_only_names_a_grade_is_typed_by_what_it_asks():
+    """The fitted grade-asked model (qa.reader.asks) may find that a grade-worded question asks something else."""
+    question = "What happened after the inadequate rating?"
+    assert analyse(question).type == "grade"
+    assert analyse(question, asks_grade=False).type == "description"
+
+
 @pytest.mark.parametrize("question, focus", [
     ("How many inspectors carried out the 2024 inspection?", ("inspector",)),  # not '... carried out the'
     ("How many foster carers does Barnet recruit each year?", ("foster", "carer")),
@@ -197,3 +226,12 @@ def test_a_sentence_about_the_report_itself():
     assert not spans.SELF_REFERENCE.search("During this visit, inspectors found evidence of improving processes.")
 
 
+
+
+def test_a_who_question_about_an_inspection_is_not_one_across_councils_grades():
+    """Across councils, any word beyond the grade and its area sends the question to the passages: reading only
+    a grade question's nouns there would take 'Who was the senior manager ...?' for 'which councils ...'."""
+    from qa.across import parse
+
+    assert parse("Who was the senior manager at the 2024 inspection?") is None
+    assert parse("Which councils were rated inadequate?") is not None

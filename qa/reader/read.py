@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -23,6 +24,8 @@ from qa.reader import features as F
 from qa.reader.model import ReaderModel
 from qa.reader.narrow import span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
+from qa.question import GRADE_NAMES, Question
+from qa.text import tokens
 from qa.types import Answer, Hit
 
 SPAN_ANSWERS = ("grade", "expansion", "date", "rows")  # structured answers that are spans, not sentences
@@ -57,6 +60,9 @@ class Reader:
             a, b = _sentence_around(hit, answer.start, answer.end)
             answer = replace(answer, confidence=across.CONFIDENCE, granularity="span", sentence_start=a, sentence_end=b)
             return Reading(answer, hit, True)
+        ungraded = not_graded(ctx.question)
+        if ungraded:  # 'How was adoption graded?': no judgement grades it, and no sentence is its grade
+            return Reading(None, None, False, ungraded)
         found = self.best(ctx)
         if found is None:
             return Reading(None, None, False)
@@ -130,6 +136,32 @@ class Reader:
         confidence = self.model.confidence_of(row, granularity)
         return replace(answer, confidence=confidence, features=tuple(float(v) for v in row),
                        granularity=granularity, sentence_start=sentence_start, sentence_end=sentence_end)
+
+
+def not_graded(q: Question) -> str | None:
+    """What to say when a question asks for the grade of something no judgement grades ('How was adoption
+    graded?'): it asks for a grade (the grade-asked model agrees with the rules), names no judgement area,
+    and names a topic that is not a grade. None otherwise: the readers answer."""
+    if q.type not in ("grade", "history") or q.area is not None:
+        return None
+    topics = [t for t in q.area_extra if t not in GRADE_NAMES]
+    if not topics:
+        return None
+    return f"The reports give no grade for {_phrase_of(q.text, set(topics))}."
+
+
+def _phrase_of(text: str, stems: set[str]) -> str:
+    """The question's words that carry `stems`, as it wrote them, a word between two of them kept ('youth
+    offending team'), separate phrases joined with 'or'."""
+    written = re.findall(r"[\w'’-]+", text)
+    marked = [i for i, w in enumerate(written) if set(tokens(w)) & stems]
+    phrases: list[list[int]] = []
+    for i in marked:
+        if phrases and i - phrases[-1][-1] <= 2:
+            phrases[-1].append(i)
+        else:
+            phrases.append([i])
+    return " or ".join(" ".join(written[p[0]:p[-1] + 1]) for p in phrases)
 
 
 def _ranking(scores: np.ndarray, candidates: list[SentenceCandidate], top: int | None) -> tuple[float, float, float]:

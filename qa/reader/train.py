@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Boosted, Linear, Rank
 from qa.reader.narrow import SPAN_FEATURES, span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
+
+if TYPE_CHECKING:
+    from qa.reader.asks import GradeAsked
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +56,15 @@ def right(prediction: str | None, answers: list[str]) -> bool:
         metrics.f1_score(prediction, answers) >= metrics.CORRECT_F1 or metrics.holds(prediction, answers))
 
 
-def collect(pipeline, items) -> list[Example]:
-    """Each question asked as the service would, with its candidate sentences labelled."""
+def collect(pipeline, items, asks_grade: list[bool] | None = None) -> list[Example]:
+    """Each question asked as the service would, with its candidate sentences labelled. `asks_grade`: for each
+    question, whether it asks for a grade, as a model not fitted on it judges (`fit_grade_asked`)."""
     from qa import answer as structured
 
     examples = []
-    for item in items:
-        ctx, _, relaxed = pipeline.prepare(item.question, top_k=5)
+    for n, item in enumerate(items):
+        ctx, _, relaxed = pipeline.prepare(item.question, top_k=5,
+                                           asks_grade=None if asks_grade is None else asks_grade[n])
         candidates = [] if relaxed else gather(ctx)
         given = None if relaxed else structured.structured_answer(ctx)
         evidence = metrics.normalise_answer(item.evidence)
@@ -69,6 +75,26 @@ def collect(pipeline, items) -> list[Example]:
         group = metrics.normalise_answer(item.evidence)[:60] or item.id
         examples.append(Example(item.id, item.answers, item.evidence, ctx, candidates, given, labels, group))
     return examples
+
+
+def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict]:
+    """The grade-asked model (qa.reader.asks) fitted on the answerable questions (a grade answers them or
+    not), and for each training question its judgement by a model not fitted on it (the answerable ones out
+    of fold, the rest by the final model), with how well it tells them apart, out of fold, among the
+    questions the rules type as grade questions."""
+    from qa.reader.asks import fit, is_grade
+
+    contexts = [pipeline.prepare(item.question, top_k=5, asks_grade=True)[0] for item in items]
+    answerable = [i for i, item in enumerate(items) if item.answers and contexts[i].question_vector is not None]
+    vectors = np.stack([contexts[i].question_vector for i in answerable])
+    labels = np.array([any(is_grade(a) for a in items[i].answers) for i in answerable], dtype=int)
+    groups = [metrics.normalise_answer(items[i].evidence)[:60] or items[i].id for i in answerable]
+    ruled = np.array([contexts[i].question.type in ("grade", "history") for i in answerable])
+    model, out_of_fold, report = fit(vectors, labels, groups, ruled)
+    asks = [model.asks(c.question_vector) for c in contexts]
+    for i, p in zip(answerable, out_of_fold):
+        asks[i] = bool(p >= model.cut)
+    return model, asks, report
 
 
 def _pairs(examples: list[Example]) -> list:
@@ -402,14 +428,17 @@ def _broken_promise(held_out: dict) -> float:
 def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     """Fit on every question of `sets`, report the cross-validated figures, save the model."""
     from eval.runner import load_gold
+    from qa.reader.asks import GRADE_ASKED_FILE
     from qa.reader.encoder import ADAPTERS_FILE, fingerprint, save_adapters
     from qa.reader.encoder_fit import fit_adapters
 
     pipeline.warm_up()
     loaded = [(s.stem, item) for s in sets for item in load_gold(s)]
     items, sources = [item for _, item in loaded], [name for name, _ in loaded]
+    log.info("grade-asked model: fitting on %d questions", len(items))
+    grade_asked, asked, grade_report = fit_grade_asked(pipeline, items)
     log.info("collecting %d questions from %d sets", len(items), len(sets))
-    examples = collect(pipeline, items)
+    examples = collect(pipeline, items, asked)
     encoder_first = answer_encoder_out_of_fold(examples)
     log.info("answer encoder: fitting the final adapters on every question")
     adapters = fit_adapters(_pairs(examples))
@@ -439,10 +468,14 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
                          "span_cut_values": span_values,
                          "answer_encoder": fingerprint(adapters),
                          "answer_encoder_top1_cross_validated": encoder_first,
+                         "grade_asked_cross_validated": grade_report,
                          "note": "fitted by `qa calibrate`; do not edit by hand"})
     save_adapters(adapters, path.with_name(ADAPTERS_FILE.name))
+    grade_asked.save(path.with_name(GRADE_ASKED_FILE.name), {"cross_validated": grade_report})
     model.save(path)
     lines = [f"{len(items)} questions from {', '.join(s.name for s in sets)}",
+             "grade-asked model, out of fold among the questions the rules type as grade questions: "
+             + ", ".join(f"{k} {v}" for k, v in grade_report.items()),
              f"narrowing to a span at P(span right) >= {span_min}; worth (mean F1 and rightness, out of fold) "
              "at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in span_values.items()),
              f"answer encoder alone, answering sentence first (5-fold): tuned cosine {encoder_first['tuned']:.3f}, "

@@ -1,0 +1,55 @@
+"""The grade-asked model (qa.reader.asks): what counts as a grade answer, how it is fitted and chosen, and
+the shipped model on questions written for these tests."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.reader.asks import GradeAsked, fit, is_grade
+
+
+@pytest.mark.parametrize("answer, grade", [
+    ("Good", True),
+    ("inadequate", True),
+    ("Requires improvement to be good", True),
+    ("The experiences and progress of care leavers: good", True),
+    ("The experiences and progress of children in care\tOutstanding", True),
+    ("Staff morale was good", False),
+    ("the BRAG rating system", False),
+])
+def test_a_grade_answer_is_a_grade_alone_or_after_its_judgement(answer, grade):
+    assert is_grade(answer) is grade
+
+
+def test_without_a_fitted_model_every_grade_worded_question_asks_for_a_grade(tmp_path):
+    model = GradeAsked.load(tmp_path / "absent.json")
+    assert model.asks(np.ones(4)) and model.asks(None)
+
+
+def test_the_fit_separates_what_it_can_and_keeps_its_cut(tmp_path):
+    """Two clusters of 'questions' (small fakes): the fitted model tells them apart out of fold, the cut is
+    chosen among the rule-typed ones, and the saved model decides as the fitted one does."""
+    rng = np.random.default_rng(0)
+    asks = rng.normal(1.0, 0.3, (40, 8))
+    other = rng.normal(-1.0, 0.3, (40, 8))
+    vectors = np.vstack([asks, other])
+    labels = np.array([1] * 40 + [0] * 40)
+    groups = [str(i) for i in range(80)]
+    model, out_of_fold, report = fit(vectors, labels, groups, ruled=np.ones(80, dtype=bool))
+    assert (out_of_fold[:40] >= model.cut).all() and (out_of_fold[40:] < model.cut).all()
+    assert report["grade_answers_kept"] == 1.0 and report["other_answers_retyped"] == 1.0
+    model.save(tmp_path / "grade_asked.json")
+    loaded = GradeAsked.load(tmp_path / "grade_asked.json")
+    assert loaded.cut == model.cut
+    assert [loaded.asks(v) for v in vectors] == [model.asks(v) for v in vectors]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("What grade did the fostering service get in 2024?", True),
+    ("How was the help for disabled children rated?", True),
+    ("What did the council say about staffing after the inadequate rating?", False),
+    ("What colours does the BRAG rating use?", False),
+])
+def test_the_shipped_model_tells_asking_for_a_grade_from_naming_one(embedder, question, asks):
+    vector = embedder.encode([question])[0]
+    assert GradeAsked.load().asks(vector) is asks
