@@ -8,7 +8,9 @@
   confidently wrong share plus ECE, AURC breaking ties), fitted on out-of-fold answers over every question
   set pooled, and the abstention threshold;
 - the answer encoder's adapters (answer_adapters.npz, qa/reader/encoder.py), whose fingerprint the model
-  records: a model fitted with other adapters than those beside it is not used.
+  records: a model fitted with other adapters than those beside it is not used;
+- beside them, the grade-asked model (grade_asked.json, qa/reader/asks.py), which the question's analysis
+  reads and which depends on none of the above.
 Nothing here is hand-set: without a fitted model the reader falls back to a plain similarity ranking and
 a rough confidence, and says so in the log.
 """

@@ -1,7 +1,8 @@
 """The extractive reader: read a sentence first, then narrow; say how likely the answer is right.
 
 1. Grades, what an abbreviation stands for, what needs to improve and a report's headline come from
-   the reports' own data (qa.answer: judgement tables, the glossary, improvement lists, headlines).
+   the reports' own data (qa.answer: judgement tables, the glossary, improvement lists, headlines); a
+   grade asked of something no judgement grades gets a notice saying so, and no answer.
 2. Otherwise every sentence of the top passages is scored by a fitted ranker (qa.reader.sentences for
    the features, qa.reader.model for the ranker) and the best one is chosen.
 3. Only when the question asks for a typed thing (who, when, how many, what is X called) and the
