@@ -160,8 +160,19 @@ def summarise(scored: list[Scored], latencies: list[float], mode_ranks: dict[str
     }
 
 
-def evaluate(gold: list[GoldItem], pipeline) -> tuple[dict[str, Any], list[Scored]]:
-    """Ask every gold question in each retrieval mode; score the hybrid replies in full."""
+def evaluate(gold: list[GoldItem], pipeline, sets: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[Scored]]:
+    """Ask every gold question in each retrieval mode; score the hybrid replies in full. `sets`: the question
+    sets (file stems) the questions come from; the reader's memory recalls none of their questions, so a set
+    the reader was fitted on is scored as if it were new."""
+    excluded = getattr(pipeline, "memory_exclude", frozenset())
+    pipeline.memory_exclude = frozenset(excluded | set(sets))
+    try:
+        return _evaluate(gold, pipeline)
+    finally:
+        pipeline.memory_exclude = excluded
+
+
+def _evaluate(gold: list[GoldItem], pipeline) -> tuple[dict[str, Any], list[Scored]]:
     pipeline.warm_up()
     scored: list[Scored] = []
     latencies: list[float] = []
@@ -321,7 +332,7 @@ def main(gold: Path | list[Path], index_dir: Path, as_json: bool = False, report
     paths = [gold] if isinstance(gold, (str, Path)) else list(gold)
     items, sets = load_sets(paths)
     before = batches.load(compare_with) if compare_with else None  # a bad file fails before the long run
-    summary, scored = evaluate(items, Pipeline(index_dir))
+    summary, scored = evaluate(items, Pipeline(index_dir), tuple(sorted(set(sets))))
     outcomes = [batches.outcome(s, name, CONFIDENT) for s, name in zip(scored, sets)]
     summary["intervals"] = batches.intervals(outcomes)
     if len(paths) > 1:

@@ -17,6 +17,7 @@ from qa.reader import READ_DEPTH, Context, Reader, Reading
 from qa.reader.asks import GradeAsked
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
+from qa.reader.memory import Memory
 from qa.retrieve import Mode, Retriever, question_filters, rerank, validate_filters
 from qa.text import tokens
 from qa.types import Answer, Hit
@@ -42,6 +43,10 @@ class Pipeline:
         self.reader = Reader.load()
         self.grade_asked = GradeAsked.load()
         self.answer_encoder = self.embedder.answer_encoder()
+        self.memory = Memory.load()
+        # question sets whose own questions the memory must not recall: `qa eval` scoring a set the reader
+        # was fitted on sets its name, so that set is scored as if it were new
+        self.memory_exclude: frozenset[str] = frozenset()
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
@@ -73,11 +78,13 @@ class Pipeline:
         return True
 
     def prepare(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
-                mode: Mode = "hybrid", asks_grade: bool | None = None) -> tuple[Context, dict[str, Any], list[str]]:
+                mode: Mode = "hybrid", asks_grade: bool | None = None,
+                memory_exclude: frozenset[str] = frozenset()) -> tuple[Context, dict[str, Any], list[str]]:
         """Everything the readers need about one question, fetched once: its analysis, the hits, its
-        vector and token vectors, the aliases of its words and the rows the filters allow. `asks_grade`
-        stands in for the fitted grade-asked model's judgement (`qa calibrate` reads its training questions
-        with out-of-fold ones). Also returns
+        vector and token vectors, the aliases of its words, the rows the filters allow and the earlier
+        questions it recalls. `asks_grade` stands in for the fitted grade-asked model's judgement (`qa
+        calibrate` reads its training questions with out-of-fold ones); `memory_exclude` names question sets
+        not to recall (calibrate reads each question without its own set's). Also returns
         the filters applied and the filters the question states that had to be dropped to find passages: a
         year no report covers, a council the collection does not hold (the reader then abstains)."""
         question = (question or "").strip()
@@ -117,7 +124,8 @@ class Pipeline:
         share, named = unknown_share(q, retriever.index, aliases, scope)
         answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
-                          vectors[1], retriever.word_vectors(question), answering)
+                          vectors[1], retriever.word_vectors(question), answering,
+                          self.memory.recall(vectors[1], self.memory_exclude | memory_exclude))
         return context, applied, relaxed
 
     @staticmethod

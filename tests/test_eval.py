@@ -135,7 +135,7 @@ def _independent_scores(items, replies):
 @pytest.fixture(scope="module")
 def evaluated(pipeline):
     items = load_gold(GOLD)
-    summary, scored = evaluate(items, pipeline)
+    summary, scored = evaluate(items, pipeline, (GOLD.stem,))
     return items, summary, scored
 
 

@@ -197,7 +197,7 @@ def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):
     n = len(SENTENCE_FEATURES)
     ranker = Ranker("linear", linear=Linear(SENTENCE_FEATURES, (0.0,) * n, (1.0,) * n, (1.0,) * n, 0.0),
                     names=SENTENCE_FEATURES)
-    ReaderModel(ranker, None, models, 0.4, 0.5, {}).save(path)
+    ReaderModel(ranker, None, models, 0.4, 0.5, about={}).save(path)
     loaded = ReaderModel.load(path)
     assert (tmp_path / "confidence.txt").exists()
     assert loaded.confidence["span"] is loaded.confidence["sentence"]

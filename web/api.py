@@ -147,10 +147,12 @@ class AnswerReply(BaseModel):
     passage_id: str
     start: int = Field(..., description="passage.text[start:end] == text (with rows: the first row's grade)")
     end: int
-    type: str
+    type: str = Field(..., description="what the answer is: 'sentence', 'list', a typed span ('date', 'person', "
+                                       "'quantity', ...), 'grade', or 'phrase' (the part of its sentence an earlier, "
+                                       "similar question was answered with)")
     granularity: Optional[Literal["span", "sentence"]] = Field(
-        None, description="'span': a part of its sentence (a name, a date, a number); 'sentence': the sentence "
-                          "or a clause of it")
+        None, description="'span': a part of its sentence (a name, a date, a number, or the phrase an earlier, "
+                          "similar question was answered with); 'sentence': the sentence or a clause of it")
     sentence: Optional[SentenceReply] = Field(None, description="the sentence the answer stands in, offsets into "
                                                                 "the same passage")
     history: Optional[list[HistoryStepReply]] = None

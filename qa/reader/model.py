@@ -161,6 +161,7 @@ class ReaderModel:
     confidence: dict[str, Linear | Boosted] = field(default_factory=dict)  # by granularity: "span", "sentence"
     threshold: float = 0.5
     span_min: float = 0.5  # narrow to the span when P(span right | sentence right) reaches this
+    recall_min: float = 1.01  # narrow to an earlier question's answer when it is this similar (qa.reader.memory)
     about: dict = field(default_factory=dict)
 
     @property
@@ -181,7 +182,8 @@ class ReaderModel:
         data = {"ranker": {"kind": self.ranker.kind, "features": list(self.ranker.names)},
                 "span": self.span.to_json() if self.span else None,
                 "confidence": {k: v.to_json() for k, v in self.confidence.items()},
-                "threshold": self.threshold, "span_min": self.span_min} | self.about
+                "threshold": self.threshold, "span_min": self.span_min,
+                "recall_min": self.recall_min} | self.about
         if self.ranker.kind in ("linear", "ensemble"):
             data["ranker"]["linear"] = self.ranker.linear.to_json()
         if self.ranker.kind in ("lightgbm", "ensemble"):
@@ -225,7 +227,8 @@ class ReaderModel:
             ranker = Ranker("linear", linear=Linear.from_json(data["ranker"]["linear"]), names=names)
         else:
             ranker = Ranker("fallback")
-        about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min")}
+        about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min",
+                                                                 "recall_min")}
         confidence: dict[str, Linear | Boosted] = {}
         for granularity, saved in data["confidence"].items():
             if saved.get("kind") == "lightgbm":
@@ -237,7 +240,8 @@ class ReaderModel:
             else:
                 confidence[granularity] = Linear.from_json(saved)
         return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None, confidence,
-                   float(data["threshold"]), float(data.get("span_min", 0.5)), about)
+                   float(data["threshold"]), float(data.get("span_min", 0.5)),
+                   float(data.get("recall_min", 1.01)), about)
 
 
 def _adapters_fingerprint(path: Path) -> str | None:

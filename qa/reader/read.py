@@ -7,7 +7,9 @@
    the features, qa.reader.model for the ranker) and the best one is chosen.
 3. Only when the question asks for a typed thing (who, when, how many, what is X called) and the
    chosen sentence holds a span of that type in its part that matches the question, the fitted span
-   scorer may narrow the answer to it (qa.reader.narrow); otherwise the sentence is the answer.
+   scorer may narrow the answer to it (qa.reader.narrow). Otherwise, when an earlier question at least
+   as similar as the fitted cut was answered with a part of the chosen sentence (qa.reader.memory), the
+   answer is that part; otherwise the sentence is the answer.
 4. A confidence model fitted on out-of-fold answers over every question set says how likely the
    answer shown is right; below the fitted threshold the reader abstains.
 """
@@ -22,6 +24,7 @@ import numpy as np
 from qa import answer as structured
 from qa import across
 from qa.reader import features as F
+from qa.reader.memory import nearest
 from qa.reader.model import ReaderModel
 from qa.reader.narrow import span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
@@ -102,9 +105,16 @@ class Reader:
                 best = int(np.argmax(probabilities))
                 span_probability, span = float(probabilities[best]), rows[best][0]
         row = self._confidence_row(ctx, chosen, ranking, span_probability, False)
+        recalled = None if span is not None and span_probability >= self.model.span_min \
+            else recalled_part(chosen, self.model.recall_min)
         if span is not None and span_probability >= self.model.span_min:
             start, end = chosen.start + span.start, chosen.start + span.end
             kind, granularity = span.type, "span"
+        elif recalled is not None:
+            start, end = chosen.start + recalled[0], chosen.start + recalled[1]
+            kind, granularity = "phrase", "span"
+            row[F.CONFIDENCE_FEATURES.index("span_prob")] = 0.0
+            row[F.CONFIDENCE_FEATURES.index("recall_part")] = 1.0
         else:
             start, end = chosen.start, chosen.end
             kind, granularity = ("list" if passage.kind == "list" else "sentence"), "sentence"
@@ -130,6 +140,8 @@ class Reader:
         values["reason_question"] = float(ctx.question.type == "reason")
         values["description_question"] = float(ctx.question.type in ("description", "quote"))
         values["candidates"] = math.log1p(len(ctx.hits))
+        values["recall_answered"] = nearest(ctx.recalled, True)
+        values["recall_unanswerable"] = nearest(ctx.recalled, False)
         return np.asarray([values[n] for n in F.CONFIDENCE_FEATURES], dtype=np.float32)
 
     def _finish(self, answer: Answer, hit: Hit, granularity: str, sentence_start: int, sentence_end: int,
@@ -137,6 +149,21 @@ class Reader:
         confidence = self.model.confidence_of(row, granularity)
         return replace(answer, confidence=confidence, features=tuple(float(v) for v in row),
                        granularity=granularity, sentence_start=sentence_start, sentence_end=sentence_end)
+
+
+def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | None:
+    """Where in the chosen sentence the answer an earlier question got from it stands (offsets into the
+    sentence), when that question is at least `cut` similar and its answer is a proper part of the sentence."""
+    similarity = float(chosen.features[F.SENTENCE_FEATURES.index("recalled")])
+    if chosen.recalled is None or similarity < cut:
+        return None
+    words = re.findall(r"\w+", chosen.recalled)
+    if not words:
+        return None
+    found = re.search(r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)", chosen.text, re.IGNORECASE)
+    if found is None or found.end() - found.start() >= len(chosen.text.strip(" .;:")):
+        return None
+    return found.start(), found.end()
 
 
 def not_graded(q: Question) -> str | None:

@@ -16,6 +16,7 @@ from qa import spans
 from qa.index import Index
 from qa.question import Question
 from qa.reader import features as F
+from qa.reader.memory import Recall, support
 from qa.text import tokens
 from qa.types import Aliases, Hit
 
@@ -53,6 +54,7 @@ class Context:
     question_vector: np.ndarray | None = None  # the question as typed (`vector` is the search query's)
     word_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # its content stems, each word embedded alone
     answer_vector: np.ndarray | None = None  # the question as the answer encoder reads it (qa/reader/encoder.py)
+    recalled: list[Recall] = field(default_factory=list)  # earlier questions like it (qa/reader/memory.py)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class SentenceCandidate:
     features: np.ndarray
     typed: list[spans.Candidate]  # typed spans of the sentence (offsets into the sentence)
     score: float = 0.0  # the ranker's
+    recalled: str | None = None  # the answer an earlier, similar question got from this sentence
 
     @property
     def text(self) -> str:
@@ -160,6 +163,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 a0, b0 = passage.sentences[position - 1]
                 context = context | set(tokens(passage.text[a0:b0]))
             typed = typed_spans(q, sentence) if typed_question else []
+            recalled, recalled_answer = support(ctx.recalled, sentence, passage.text)
             exact = 0.0
             if position < len(token_lists):
                 present = set(ids.tolist())
@@ -196,8 +200,10 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 float(q.type in ("named", "place")),
                 float(answering[position]) if position < len(answering) else 0.0, 0.0,
                 float(answer_hub[position]) if position < len(answer_hub) else 0.0,
+                recalled,
             ]
-            rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed))
+            rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed,
+                                          recalled=recalled_answer))
             previous_best = best
         # the sentences either side in the same passage: a why-question's cause often sits just before the
         # sentence that restates the question ('... As a result, X.')

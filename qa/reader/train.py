@@ -56,15 +56,18 @@ def right(prediction: str | None, answers: list[str]) -> bool:
         metrics.f1_score(prediction, answers) >= metrics.CORRECT_F1 or metrics.holds(prediction, answers))
 
 
-def collect(pipeline, items, asks_grade: list[bool] | None = None) -> list[Example]:
+def collect(pipeline, items, asks_grade: list[bool] | None = None,
+            forget: list[frozenset[str]] | None = None) -> list[Example]:
     """Each question asked as the service would, with its candidate sentences labelled. `asks_grade`: for each
-    question, whether it asks for a grade, as a model not fitted on it judges (`fit_grade_asked`)."""
+    question, whether it asks for a grade, as a model not fitted on it judges (`fit_grade_asked`). `forget`:
+    for each, the question sets its memory does not recall (`forgotten`)."""
     from qa import answer as structured
 
     examples = []
     for n, item in enumerate(items):
         ctx, _, relaxed = pipeline.prepare(item.question, top_k=5,
-                                           asks_grade=None if asks_grade is None else asks_grade[n])
+                                           asks_grade=None if asks_grade is None else asks_grade[n],
+                                           memory_exclude=frozenset() if forget is None else forget[n])
         candidates = [] if relaxed else gather(ctx)
         given = None if relaxed else structured.structured_answer(ctx)
         evidence = metrics.normalise_answer(item.evidence)
@@ -77,11 +80,17 @@ def collect(pipeline, items, asks_grade: list[bool] | None = None) -> list[Examp
     return examples
 
 
-def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict]:
+def forgotten(sources: list[str]) -> list[frozenset[str]]:
+    """What each training question's memory leaves out: its own set. Another writer's questions are what a new
+    question finds there; its own writer's rewordings of it are not."""
+    return [frozenset({source}) for source in sources]
+
+
+def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, list[np.ndarray | None]]:
     """The grade-asked model (qa.reader.asks) fitted on the answerable questions (a grade answers them or
     not), and for each training question its judgement by a model not fitted on it (the answerable ones out
     of fold, the rest by the final model), with how well it tells them apart, out of fold, among the
-    questions the rules type as grade questions."""
+    questions the rules type as grade questions; and each question's vector as the pipeline reads it."""
     from qa.reader.asks import fit, is_grade
 
     contexts = [pipeline.prepare(item.question, top_k=5, asks_grade=True)[0] for item in items]
@@ -94,7 +103,7 @@ def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict]:
     asks = [model.asks(c.question_vector) for c in contexts]
     for i, p in zip(answerable, out_of_fold):
         asks[i] = bool(p >= model.cut)
-    return model, asks, report
+    return model, asks, report, [c.question_vector for c in contexts]
 
 
 def _pairs(examples: list[Example]) -> list:
@@ -253,13 +262,14 @@ class Outcome:
     text: str | None
 
 
-def out_of_fold(examples: list[Example], kind: str, span_min: float) -> tuple[list[Outcome], list[float]]:
+def out_of_fold(examples: list[Example], kind: str, span_min: float,
+                recall_min: float = 1.01) -> tuple[list[Outcome], list[float]]:
     outcomes: list[Outcome | None] = [None] * len(examples)
     top1: list[float] = []
     for train, test in _folds(examples):
         training = [examples[i] for i in train]
         ranker = fit_ranker(kind, training)
-        reader = Reader(ReaderModel(ranker, fit_span(training), {}, 0.0, span_min))
+        reader = Reader(ReaderModel(ranker, fit_span(training), {}, 0.0, span_min, recall_min))
         testing = [examples[i] for i in test]
         top1 += _top1(ranker, testing)
         for i in test:
@@ -295,6 +305,20 @@ def span_cut_values(examples: list[Example], kind: str) -> dict[float, float]:
              and float(b.row[F.CONFIDENCE_FEATURES.index("structured")]) == 0.0]
     return {cut: round(float(np.mean([span if p >= cut else sentence for p, span, sentence in pairs])), 4)
             if pairs else 0.0 for cut in (0.0, 0.25, 0.5, 0.75, 0.9, 1.01)}
+
+
+RECALL_CUTS = (0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.01)  # 1.01: never narrow to a recalled answer
+
+
+def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> dict[float, float]:
+    """What narrowing a sentence to the answer an earlier, similar question got from it is worth at each cut of
+    that question's similarity, out of fold (the mean of F1 and rightness over the answerable questions)."""
+    narrowed, whole = out_of_fold(examples, kind, span_min, 0.0)[0], out_of_fold(examples, kind, span_min, 1.01)[0]
+    index = F.CONFIDENCE_FEATURES.index("recalled")
+    pairs = [(float(a.row[index]) if float(a.row[F.CONFIDENCE_FEATURES.index("recall_part")]) else 2.0,
+              (a.f1 + a.right) / 2, (b.f1 + b.right) / 2) for a, b in zip(narrowed, whole) if a.answerable]
+    return {cut: round(float(np.mean([part if p >= cut else sentence for p, part, sentence in pairs])), 4)
+            if pairs else 0.0 for cut in RECALL_CUTS}
 
 
 # confidence models tried, each cross-validated; the one that breaks its promise least with each set held out
@@ -431,14 +455,20 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     from qa.reader.asks import GRADE_ASKED_FILE
     from qa.reader.encoder import ADAPTERS_FILE, fingerprint, save_adapters
     from qa.reader.encoder_fit import fit_adapters
+    from qa.reader.memory import MEMORY_FILE, Memory
 
     pipeline.warm_up()
     loaded = [(s.stem, item) for s in sets for item in load_gold(s)]
     items, sources = [item for _, item in loaded], [name for name, _ in loaded]
     log.info("grade-asked model: fitting on %d questions", len(items))
-    grade_asked, asked, grade_report = fit_grade_asked(pipeline, items)
-    log.info("collecting %d questions from %d sets", len(items), len(sets))
-    examples = collect(pipeline, items, asked)
+    grade_asked, asked, grade_report, vectors = fit_grade_asked(pipeline, items)
+    kept = [i for i, v in enumerate(vectors) if v is not None]
+    memory = Memory.fit([vectors[i] for i in kept], [items[i].answers for i in kept], [items[i].evidence for i in kept],
+                        [sources[i] for i in kept])
+    pipeline.memory = memory
+    log.info("collecting %d questions from %d sets, each recalling the other sets' questions",
+             len(items), len(sets))
+    examples = collect(pipeline, items, asked, forgotten(sources))
     encoder_first = answer_encoder_out_of_fold(examples)
     log.info("answer encoder: fitting the final adapters on every question")
     adapters = fit_adapters(_pairs(examples))
@@ -447,7 +477,9 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     kind = max(RANKERS, key=lambda k: top1[k])
     span_min = SPAN_MIN
     span_values = span_cut_values(examples, kind)
-    outcomes = out_of_fold(examples, kind, span_min)[0]
+    recall_values = recall_cut_values(examples, kind, span_min)
+    recall_min = max(RECALL_CUTS, key=lambda cut: (recall_values[cut], cut))
+    outcomes = out_of_fold(examples, kind, span_min, recall_min)[0]
     groups = [ex.group for ex in examples]
     tried = {k: cross_validated_confidence(outcomes, groups, k) for k in CONFIDENCE_KINDS}
     scored = {k: figures(outcomes, p, 0.0)["aurc"] for k, p in tried.items()}
@@ -458,7 +490,7 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     report = figures(outcomes, probabilities, threshold)
     by_set = held_out[confidence_kind]
     model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes, confidence_kind),
-                        round(float(threshold), 4), span_min,
+                        round(float(threshold), 4), span_min, recall_min,
                         {"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
                          "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
                          "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in held_out.items()},
@@ -466,11 +498,13 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
                          "cross_validated": report,
                          "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
                          "span_cut_values": span_values,
+                         "recall_cut_values": recall_values, "memory_questions": len(memory),
                          "answer_encoder": fingerprint(adapters),
                          "answer_encoder_top1_cross_validated": encoder_first,
                          "grade_asked_cross_validated": grade_report,
                          "note": "fitted by `qa calibrate`; do not edit by hand"})
     save_adapters(adapters, path.with_name(ADAPTERS_FILE.name))
+    memory.save(path.with_name(MEMORY_FILE.name))
     grade_asked.save(path.with_name(GRADE_ASKED_FILE.name), {"cross_validated": grade_report})
     model.save(path)
     lines = [f"{len(items)} questions from {', '.join(s.name for s in sets)}",
@@ -478,6 +512,8 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
              + ", ".join(f"{k} {v}" for k, v in grade_report.items()),
              f"narrowing to a span at P(span right) >= {span_min}; worth (mean F1 and rightness, out of fold) "
              "at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in span_values.items()),
+             f"memory of {len(memory)} questions; narrowing to a recalled answer at similarity >= {recall_min}; "
+             "worth at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in recall_values.items()),
              f"answer encoder alone, answering sentence first (5-fold): tuned cosine {encoder_first['tuned']:.3f}, "
              f"base cosine {encoder_first['base']:.3f}",
              "sentence ranker, answering sentence first (5-fold, by answering passage): "
