@@ -18,7 +18,7 @@ from qa.reader.asks import GradeAsked
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.reader.memory import Memory
-from qa.retrieve import Mode, Retriever, question_filters, rerank, validate_filters
+from qa.retrieve import Mode, Retriever, document_matches, question_filters, rerank, validate_filters
 from qa.text import tokens
 from qa.types import Answer, Hit
 
@@ -125,7 +125,8 @@ class Pipeline:
         answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
                           vectors[1], retriever.word_vectors(question), answering,
-                          self.memory.recall(vectors[1], self.memory_exclude | memory_exclude))
+                          self.memory.recall(vectors[1], self.memory_exclude | memory_exclude,
+                                             _documents_in_scope(retriever.index, applied)))
         return context, applied, relaxed
 
     @staticmethod
@@ -229,6 +230,12 @@ class Pipeline:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "documents": len(self.index.documents), "passages": len(self.index.passages),
                 "model": self.embedder.name, "index_version": self.index.version}
+
+
+def _documents_in_scope(index: Index, filters: dict[str, Any]) -> list[str]:
+    """The ids of the reports a question with these filters is asked of."""
+    active = {k: v for k, v in filters.items() if v not in (None, "")}
+    return [d.id for d in index.documents.values() if not active or document_matches(d, active)]
 
 
 def _checked(index: Index) -> Index:

@@ -24,7 +24,7 @@ def small_memory() -> Memory:
                       [["manageable"], ["Caseloads are manageable"], [], ["the family hub in Colindale"]],
                       ["Caseloads are manageable, so social workers know their children well.", "Caseloads are",
                        "", "The family hub in Colindale opened in 2023."],
-                      ["set-a", "set-b", "set-a", "set-b"])
+                      ["set-a", "set-b", "set-a", "set-b"], ["report-2023"])
 
 
 def test_recall_is_most_similar_first_above_the_floor_and_leaves_out_excluded_sets():
@@ -34,6 +34,18 @@ def test_recall_is_most_similar_first_above_the_floor_and_leaves_out_excluded_se
     assert all(r.similarity >= FLOOR for r in recalled)
     assert len(recalled) == 2  # the other two are too far
     assert [r.answers for r in memory.recall(unit(1, 0.05, 0), frozenset({"set-a"}))] == [("Caseloads are manageable",)]
+
+
+def test_a_question_nobody_could_answer_is_recalled_only_of_the_reports_it_was_asked_of(tmp_path):
+    """'The reports could not answer it' held for the reports then: asked of a new report too (a new
+    council's), such a question is not recalled; answered ones still are."""
+    memory = small_memory()
+    memory.save(tmp_path / "memory.npz")
+    for kept in (memory, Memory.load(tmp_path / "memory.npz")):
+        assert [r.answers for r in kept.recall(unit(0, 1, 0), documents=["report-2023"])] == [()]
+        assert kept.recall(unit(0, 1, 0), documents=["report-2023", "new-council-2025"]) == []
+        assert kept.recall(unit(0, 1, 0)) != []
+        assert [r.answers for r in kept.recall(unit(1, 0.05, 0), documents=["new-council-2025"])][0] == ("manageable",)
 
 
 def test_an_empty_or_mismatched_memory_recalls_nothing(tmp_path):

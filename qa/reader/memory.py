@@ -16,7 +16,9 @@ What a recollection is worth is fitted, never assumed:
 
 A recollection only ever points into the reports as they are now: an answer counts only where its text and
 its evidence are found among the passages retrieved for this question, so a removed report or a year the
-question filters out recalls nothing. For a new council's reports nobody has asked about, it is silent.
+question filters out recalls nothing. That the reports could not answer a question holds only for the reports
+they were then: when the question's scope takes in a report the memory was not fitted with (a new council's),
+questions nobody could answer are not recalled, since the new report may answer them.
 """
 from __future__ import annotations
 
@@ -66,20 +68,24 @@ class Memory:
     """Earlier questions' unit vectors with their answers, evidence and the set each came from."""
 
     def __init__(self, vectors: np.ndarray, answers: list[tuple[str, ...]], evidence: list[str],
-                 sources: list[str]) -> None:
+                 sources: list[str], documents: Iterable[str] = ()) -> None:
         self.vectors = np.asarray(vectors, dtype=np.float32).reshape(len(answers), -1) if answers \
             else np.zeros((0, 0), dtype=np.float32)
         self.answers, self.evidence, self.sources = answers, evidence, np.asarray(sources, dtype=str)
+        self.documents = frozenset(documents)  # the reports its questions were asked of
 
     def __len__(self) -> int:
         return len(self.answers)
 
     @classmethod
     def fit(cls, vectors: Iterable[np.ndarray], answers: Iterable[Iterable[str]], evidence: Iterable[str],
-            sources: Iterable[str]) -> "Memory":
+            sources: Iterable[str], documents: Iterable[str] = ()) -> "Memory":
+        """A memory of these questions (unit vectors, each one's answers, evidence and set), asked of the
+        reports `documents` (ids)."""
         rows = np.stack([np.asarray(v, dtype=np.float32) for v in vectors])
         rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
-        return cls(rows, [tuple(a) for a in answers], [normalise_answer(e or "") for e in evidence], list(sources))
+        return cls(rows, [tuple(a) for a in answers], [normalise_answer(e or "") for e in evidence], list(sources),
+                   documents)
 
     @classmethod
     def empty(cls) -> "Memory":
@@ -88,7 +94,8 @@ class Memory:
     def save(self, path: Path = MEMORY_FILE) -> None:
         np.savez_compressed(path, vectors=self.vectors.astype(np.float16), sources=self.sources,
                             answers=np.asarray([json.dumps(list(a)) for a in self.answers], dtype=str),
-                            evidence=np.asarray(self.evidence, dtype=str))
+                            evidence=np.asarray(self.evidence, dtype=str),
+                            documents=np.asarray(sorted(self.documents), dtype=str))
 
     @classmethod
     def load(cls, path: Path = MEMORY_FILE) -> "Memory":
@@ -97,19 +104,26 @@ class Memory:
             return cls.empty()
         with np.load(path, allow_pickle=False) as data:
             return cls(data["vectors"].astype(np.float32), [tuple(json.loads(a)) for a in data["answers"]],
-                       [str(e) for e in data["evidence"]], [str(s) for s in data["sources"]])
+                       [str(e) for e in data["evidence"]], [str(s) for s in data["sources"]],
+                       [str(d) for d in data["documents"]] if "documents" in data else ())
 
-    def recall(self, vector: np.ndarray | None, exclude: frozenset[str] = frozenset()) -> list[Recall]:
+    def recall(self, vector: np.ndarray | None, exclude: frozenset[str] = frozenset(),
+               documents: Iterable[str] | None = None) -> list[Recall]:
         """The earlier questions nearest `vector` (the question as typed, a unit vector), most similar first,
-        those from the sets in `exclude` left out (a question set is never scored on its own memory)."""
+        those from the sets in `exclude` left out (a question set is never scored on its own memory). When the
+        reports in the question's scope (`documents`, ids) include one the memory's questions were not asked
+        of, those the reports could not answer are left out too."""
         if vector is None or not len(self) or self.vectors.shape[1] != len(vector):
             return []
+        unanswerable_hold = documents is None or set(documents) <= self.documents
         # einsum, not BLAS: a matrix-vector product this size wakes BLAS's threads, which then spin against
         # the encoder's on a small machine (ask took four times as long)
         similarity = np.einsum("ij,j->i", self.vectors, np.asarray(vector, dtype=np.float32))
         for source in exclude:
             similarity[self.sources == source] = -1.0
         order = np.argsort(-similarity)[:NEIGHBOURS]
+        if not unanswerable_hold:
+            order = [i for i in np.argsort(-similarity) if self.answers[i]][:NEIGHBOURS]
         return [Recall(float(similarity[i]), self.answers[i], self.evidence[i]) for i in order
                 if similarity[i] >= FLOOR]
 

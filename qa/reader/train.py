@@ -464,7 +464,7 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     grade_asked, asked, grade_report, vectors = fit_grade_asked(pipeline, items)
     kept = [i for i, v in enumerate(vectors) if v is not None]
     memory = Memory.fit([vectors[i] for i in kept], [items[i].answers for i in kept], [items[i].evidence for i in kept],
-                        [sources[i] for i in kept])
+                        [sources[i] for i in kept], pipeline.index.documents)
     pipeline.memory = memory
     log.info("collecting %d questions from %d sets, each recalling the other sets' questions",
              len(items), len(sets))
