@@ -79,10 +79,13 @@ def test_the_shipped_thesaurus_parses_and_bridges_everyday_words(pipeline):
 
 def test_everyday_words_find_and_answer_from_the_reports_terms(pipeline):
     """Neither 'sleeping rough' nor 'run away' is in the reports; 'homeless' and 'going missing' are: the
-    passages that use them come first, and the answer is read from the reports' words for the topic."""
+    passages that use them come first, and the answer offered is read from the reports' words for the topic.
+    (Whether it is sure enough to stand behind is the confidence's call, not the thesaurus's: a question near
+    it in the reader's memory asked for something the reports do not hold.)"""
     reply = pipeline.ask("Is there anything for young people sleeping rough?")
     assert "homeless" in reply["passages"][0]["text"]
-    assert not reply["abstained"] and "homeless" in reply["answer"]["text"]
+    offered = reply["answer"] or reply["candidate"]
+    assert "homeless" in offered["text"]
     reply = pipeline.ask("Do children who run away get asked why when they come back?")
     assert "return home interviews" in reply["passages"][0]["text"]
     offered = reply["answer"] or reply["candidate"]

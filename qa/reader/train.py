@@ -465,10 +465,13 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     kept = [i for i, v in enumerate(vectors) if v is not None]
     memory = Memory.fit([vectors[i] for i in kept], [items[i].answers for i in kept], [items[i].evidence for i in kept],
                         [sources[i] for i in kept], pipeline.index.documents)
-    pipeline.memory = memory
     log.info("collecting %d questions from %d sets, each recalling the other sets' questions",
              len(items), len(sets))
-    examples = collect(pipeline, items, asked, forgotten(sources))
+    shipped, pipeline.memory = pipeline.memory, memory
+    try:
+        examples = collect(pipeline, items, asked, forgotten(sources))
+    finally:
+        pipeline.memory = shipped  # the pipeline answers as before; the new memory is saved with the model
     encoder_first = answer_encoder_out_of_fold(examples)
     log.info("answer encoder: fitting the final adapters on every question")
     adapters = fit_adapters(_pairs(examples))
