@@ -205,3 +205,19 @@ def test_malformed_gold_file_is_refused_with_its_line(tmp_path):
     gold.write_text('{"id": "a", "question": "q", "answers": []}\nnot json\n')
     with pytest.raises(ValueError, match=":2:"):
         load_gold(gold)
+
+
+def test_a_set_is_scored_without_its_own_questions_in_the_readers_memory(pipeline, monkeypatch):
+    """The training sets are also the reader's question memory: scoring one of them, `evaluate` leaves its own
+    questions out of it (else gold would be answered from gold), and leaves the pipeline as it found it."""
+    seen = []
+    ask_with = pipeline.prepare
+
+    def spy(*args, **kwargs):
+        seen.append(pipeline.memory_exclude)
+        return ask_with(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "prepare", spy)
+    evaluate(load_gold(GOLD)[:2], pipeline, (GOLD.stem,))
+    assert seen and all(GOLD.stem in excluded for excluded in seen)
+    assert pipeline.memory_exclude == frozenset()
