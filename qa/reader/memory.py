@@ -54,7 +54,7 @@ class Recall:
             return None
         held = _normalised(sentence)
         for answer in self.answers:
-            if normalise_answer(answer) and normalise_answer(answer) in held:
+            if _normalised(answer) and _normalised(answer) in held:
                 return answer
         return None
 
