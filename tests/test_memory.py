@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa.reader import features as F
-from qa.reader.memory import FLOOR, Memory, Recall, nearest, support
+from qa.reader.memory import FLOOR, Memory, Recall, agreement, nearest, support, votes
 from qa.reader.read import recalled_part
 from qa.reader.sentences import SentenceCandidate
 
@@ -24,7 +24,7 @@ def small_memory() -> Memory:
                       [["manageable"], ["Caseloads are manageable"], [], ["the family hub in Colindale"]],
                       ["Caseloads are manageable, so social workers know their children well.", "Caseloads are",
                        "", "The family hub in Colindale opened in 2023."],
-                      ["set-a", "set-b", "set-a", "set-b"], ["report-2023"])
+                      ["set-a", "set-b", "set-a", "set-b"], ["report-2023"], ["yesno", "description", "quantity", "place"])
 
 
 def test_recall_is_most_similar_first_above_the_floor_and_leaves_out_excluded_sets():
@@ -62,6 +62,7 @@ def test_saved_and_loaded_it_recalls_the_same(tmp_path):
     before, after = memory.recall(unit(1, 0.05, 0)), loaded.recall(unit(1, 0.05, 0))
     assert [r.answers for r in before] == [r.answers for r in after]
     assert [round(r.similarity, 2) for r in before] == [round(r.similarity, 2) for r in after]
+    assert [r.kind for r in after] == [r.kind for r in before] == ["yesno", "description"]
 
 
 def test_a_recollection_counts_only_in_the_passage_it_was_answered_from():
@@ -82,12 +83,24 @@ def test_support_takes_the_most_similar_recollection_that_the_sentence_answers()
     assert nearest(recalled, answerable=False) == 0.0
 
 
+def test_votes_count_every_earlier_question_a_sentence_answers_and_agreement_shares_them():
+    recalled = [Recall(0.9, ("manageable",), ""), Recall(0.8, ("caseloads are manageable",), ""),
+                Recall(0.7, ("stable",), ""), Recall(0.6, (), "")]
+    backing = votes(recalled, "Caseloads are manageable.", PASSAGE)
+    assert backing == pytest.approx(1.7)  # two earlier questions were answered from it
+    assert votes(recalled, "Nothing here.", PASSAGE) == 0.0
+    assert agreement(recalled, backing) == pytest.approx(1.7 / 2.4)  # the unanswerable one does not count
+    assert agreement(recalled, 2.4) == pytest.approx(1.0)
+    assert agreement([Recall(0.9, (), "")], 0.0) == 0.0  # nothing answered was recalled
+
+
 def candidate(sentence: str, recalled: str | None, similarity: float) -> SentenceCandidate:
     features = np.zeros(len(F.SENTENCE_FEATURES), dtype=np.float32)
     features[F.SENTENCE_FEATURES.index("recalled")] = similarity
     start = PASSAGE.index(sentence)
     return SentenceCandidate(hit=type("H", (), {"passage": type("P", (), {"text": PASSAGE})()})(), position=0,
-                             start=start, end=start + len(sentence), features=features, typed=[], recalled=recalled)
+                             start=start, end=start + len(sentence), features=features, typed=[], recalled=recalled,
+                             recalled_similarity=similarity)
 
 
 @pytest.mark.parametrize("recalled, found", [
@@ -119,17 +132,25 @@ def test_the_pipeline_recalls_an_earlier_question_only_where_its_report_is_searc
         hits = pipeline.prepare(earlier)[0].hits
         sentence = next(hits[0].passage.text[a:b] for a, b in hits[0].passage.sentences)
         answer = max(sentence.split(), key=len).strip(".,;:()")
-        pipeline.memory = Memory.fit([vector], [[answer]], [sentence], ["written-for-the-test"])
-        ctx = pipeline.prepare("In 2024, were caseloads for social workers manageable?")
-        context = ctx[0]
+        asked = "In 2024, were caseloads for social workers manageable?"
+        kind = pipeline.prepare(asked)[0].question.type
+        pipeline.memory = Memory.fit([vector], [[answer]], [sentence], ["written-for-the-test"], kinds=[kind])
+        context = pipeline.prepare(asked)[0]
         assert context.recalled and context.recalled[0].similarity >= FLOOR
         from qa.reader.sentences import gather
 
-        marked = [c for c in gather(context) if c.recalled == answer]
+        recalled = F.SENTENCE_FEATURES.index("recalled")
+        marked = [c for c in gather(context) if c.features[recalled] > 0]
         assert marked and all(c.text == sentence for c in marked)
-        assert all(c.features[F.SENTENCE_FEATURES.index("recalled")] >= FLOOR for c in marked)
+        assert all(c.features[recalled] >= FLOOR and c.recalled == answer for c in marked)
         other_year = pipeline.prepare("In 2017, were caseloads for social workers manageable?")[0]
-        assert not [c for c in gather(other_year) if c.recalled == answer]
+        assert not [c for c in gather(other_year) if c.features[recalled] > 0 or c.recalled]
+        # an earlier question that asked for another kind of thing still backs the sentence, but its answer is
+        # not one the reader may narrow to
+        other_kind = "reason" if kind != "reason" else "date"
+        pipeline.memory = Memory.fit([vector], [[answer]], [sentence], ["written-for-the-test"], kinds=[other_kind])
+        backed = [c for c in gather(pipeline.prepare(asked)[0]) if c.features[recalled] > 0]
+        assert backed and all(c.text == sentence and c.recalled is None for c in backed)
         pipeline.memory_exclude = frozenset({"written-for-the-test"})
         assert pipeline.prepare("In 2024, were caseloads for social workers manageable?")[0].recalled == []
     finally:

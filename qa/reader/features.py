@@ -38,7 +38,7 @@ SENTENCE_FEATURES = (
     "list_item", "words", "typed_question", "typed_span", "cause", "voices",
     "rel_maxsim", "rel_dense", "rel_coverage", "rel_passage", "previous_maxsim", "next_maxsim",
     "asks_yesno", "asks_reason", "asks_description", "asks_named", "answer_dense", "rel_answer_dense",
-    "answer_hub", "recalled",
+    "answer_hub", "recalled", "recall_votes",
 )
 
 
@@ -169,11 +169,11 @@ def length_feature(text: str) -> float:
 # what the confidence model reads about the answer it is asked to stand behind
 CHOSEN_SENTENCE = ("maxsim", "maxsim_key_min", "unmatched", "kernel_90", "kernel_70", "word_maxsim", "dense_question",
                    "coverage", "coverage_context", "dense_hub", "passage_score", "reciprocal_rank", "typed_span",
-                   "answer_dense", "recalled")
+                   "answer_dense", "recalled", "recall_votes")
 CONFIDENCE_FEATURES = ("rank_score", "rank_prob", "rank_margin", *CHOSEN_SENTENCE, "unknown_share", "unknown_name",
                        "span_prob", "is_span",
                        "structured", "typed_question", "yesno_question", "reason_question", "description_question",
-                       "candidates", "recall_answered", "recall_unanswerable", "recall_part")
+                       "candidates", "recall_answered", "recall_unanswerable", "recall_part", "recall_agreement")
 # question words too general to count as unknown when the corpus lacks them
 META_WORDS = frozenset(tokens("according news article report say said tell told think happen happens"))
 

@@ -11,8 +11,10 @@ What a recollection is worth is fitted, never assumed:
   from, gets the similarity of that earlier question as a ranker feature (`recalled`);
 - how close the nearest answered and the nearest unanswerable earlier questions are are confidence
   features: a question like one the reports could not answer is likely not answerable now;
-- the reader narrows a chosen sentence to the part an earlier, similar question was answered with, when the
-  similarity reaches a cut chosen out of fold (`ReaderModel.recall_min`).
+- the reader narrows a chosen sentence to the part an earlier, similar question was answered with, when that
+  question asked for the same kind of thing (`Question.type`: 'Why was it rated inadequate?' is not answered by
+  what answered 'How was it rated?') and the similarity reaches a cut chosen out of fold
+  (`ReaderModel.recall_min`).
 
 A recollection only ever points into the reports as they are now: an answer counts only where its text and
 its evidence are found among the passages retrieved for this question, so a removed report or a year the
@@ -44,6 +46,7 @@ class Recall:
     similarity: float
     answers: tuple[str, ...]  # empty: the reports could not answer it
     evidence: str  # normalised (qa.metrics.normalise_answer)
+    kind: str = ""  # what it asked for (qa.question.Question.type); "" not known
 
     def supports(self, sentence: str, passage: str) -> str | None:
         """The recalled answer this sentence of this passage holds, if the earlier question was answered from
@@ -68,24 +71,25 @@ class Memory:
     """Earlier questions' unit vectors with their answers, evidence and the set each came from."""
 
     def __init__(self, vectors: np.ndarray, answers: list[tuple[str, ...]], evidence: list[str],
-                 sources: list[str], documents: Iterable[str] = ()) -> None:
+                 sources: list[str], documents: Iterable[str] = (), kinds: Iterable[str] = ()) -> None:
         self.vectors = np.asarray(vectors, dtype=np.float32).reshape(len(answers), -1) if answers \
             else np.zeros((0, 0), dtype=np.float32)
         self.answers, self.evidence, self.sources = answers, evidence, np.asarray(sources, dtype=str)
         self.documents = frozenset(documents)  # the reports its questions were asked of
+        self.kinds = list(kinds) or [""] * len(answers)  # what each question asked for (Question.type)
 
     def __len__(self) -> int:
         return len(self.answers)
 
     @classmethod
     def fit(cls, vectors: Iterable[np.ndarray], answers: Iterable[Iterable[str]], evidence: Iterable[str],
-            sources: Iterable[str], documents: Iterable[str] = ()) -> "Memory":
-        """A memory of these questions (unit vectors, each one's answers, evidence and set), asked of the
-        reports `documents` (ids)."""
+            sources: Iterable[str], documents: Iterable[str] = (), kinds: Iterable[str] = ()) -> "Memory":
+        """A memory of these questions (unit vectors, each one's answers, evidence, set and what it asked for),
+        asked of the reports `documents` (ids)."""
         rows = np.stack([np.asarray(v, dtype=np.float32) for v in vectors])
         rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
         return cls(rows, [tuple(a) for a in answers], [normalise_answer(e or "") for e in evidence], list(sources),
-                   documents)
+                   documents, kinds)
 
     @classmethod
     def empty(cls) -> "Memory":
@@ -95,7 +99,8 @@ class Memory:
         np.savez_compressed(path, vectors=self.vectors.astype(np.float16), sources=self.sources,
                             answers=np.asarray([json.dumps(list(a)) for a in self.answers], dtype=str),
                             evidence=np.asarray(self.evidence, dtype=str),
-                            documents=np.asarray(sorted(self.documents), dtype=str))
+                            documents=np.asarray(sorted(self.documents), dtype=str),
+                            kinds=np.asarray(self.kinds, dtype=str))
 
     @classmethod
     def load(cls, path: Path = MEMORY_FILE) -> "Memory":
@@ -105,7 +110,8 @@ class Memory:
         with np.load(path, allow_pickle=False) as data:
             return cls(data["vectors"].astype(np.float32), [tuple(json.loads(a)) for a in data["answers"]],
                        [str(e) for e in data["evidence"]], [str(s) for s in data["sources"]],
-                       [str(d) for d in data["documents"]] if "documents" in data else ())
+                       [str(d) for d in data["documents"]] if "documents" in data else (),
+                       [str(k) for k in data["kinds"]] if "kinds" in data else ())
 
     def recall(self, vector: np.ndarray | None, exclude: frozenset[str] = frozenset(),
                documents: Iterable[str] | None = None) -> list[Recall]:
@@ -124,7 +130,7 @@ class Memory:
         order = np.argsort(-similarity)[:NEIGHBOURS]
         if not unanswerable_hold:
             order = [i for i in np.argsort(-similarity) if self.answers[i]][:NEIGHBOURS]
-        return [Recall(float(similarity[i]), self.answers[i], self.evidence[i]) for i in order
+        return [Recall(float(similarity[i]), self.answers[i], self.evidence[i], self.kinds[i]) for i in order
                 if similarity[i] >= FLOOR]
 
 
@@ -135,6 +141,20 @@ def support(recalled: list[Recall], sentence: str, passage: str) -> tuple[float,
         if answer is not None:
             return r.similarity, answer
     return 0.0, None
+
+
+def votes(recalled: list[Recall], sentence: str, passage: str) -> float:
+    """How many earlier questions this sentence of this passage answers, each counted by its similarity: one
+    question at 0.9 that it answers is weaker backing than three at 0.85."""
+    return float(sum(r.similarity for r in recalled if r.supports(sentence, passage) is not None))
+
+
+def agreement(recalled: list[Recall], backing: float) -> float:
+    """The share of the recalled answered questions' weight (their similarities) that a sentence with this
+    `backing` (`votes`) answers: 1 when every earlier question like this one was answered from it, 0 when none
+    was or none was recalled."""
+    total = sum(r.similarity for r in recalled if r.answers)
+    return float(backing / total) if total > 0 else 0.0
 
 
 def nearest(recalled: list[Recall], answerable: bool) -> float:

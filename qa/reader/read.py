@@ -24,7 +24,7 @@ import numpy as np
 from qa import answer as structured
 from qa import across
 from qa.reader import features as F
-from qa.reader.memory import nearest
+from qa.reader.memory import agreement, nearest
 from qa.reader.model import ReaderModel
 from qa.reader.narrow import span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
@@ -71,6 +71,11 @@ class Reader:
         if found is None:
             return Reading(None, None, False)
         answer, hit = found
+        if ctx.question.type == "grade" and not GRADE_WORD.search(answer.text):
+            # a question asking for a grade (the rules and the fitted grade-asked model agree) is not answered by a
+            # sentence that names none ('What grade did the 2021 visit give?': a focused visit grades nothing); over
+            # the 2,800 training questions no such answer was right
+            return Reading(answer, hit, False, "The reports searched give no grade for this.")
         # a question that names something no report in scope names ('Camden', 'Manchester') is about
         # something else: whatever sentence comes closest is offered as a candidate, never as the answer
         return Reading(answer, hit, answer.confidence >= self.model.threshold and not ctx.unknown_name)
@@ -114,7 +119,7 @@ class Reader:
             start, end = chosen.start + recalled[0], chosen.start + recalled[1]
             kind, granularity = "phrase", "span"
             row[F.CONFIDENCE_FEATURES.index("span_prob")] = 0.0
-            row[F.CONFIDENCE_FEATURES.index("recall_part")] = 1.0
+            row[F.CONFIDENCE_FEATURES.index("recall_part")] = chosen.recalled_similarity
         else:
             start, end = chosen.start, chosen.end
             kind, granularity = ("list" if passage.kind == "list" else "sentence"), "sentence"
@@ -142,6 +147,8 @@ class Reader:
         values["candidates"] = math.log1p(len(ctx.hits))
         values["recall_answered"] = nearest(ctx.recalled, True)
         values["recall_unanswerable"] = nearest(ctx.recalled, False)
+        if chosen is not None:
+            values["recall_agreement"] = agreement(ctx.recalled, values["recall_votes"])
         return np.asarray([values[n] for n in F.CONFIDENCE_FEATURES], dtype=np.float32)
 
     def _finish(self, answer: Answer, hit: Hit, granularity: str, sentence_start: int, sentence_end: int,
@@ -152,10 +159,10 @@ class Reader:
 
 
 def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | None:
-    """Where in the chosen sentence the answer an earlier question got from it stands (offsets into the
-    sentence), when that question is at least `cut` similar and its answer is a proper part of the sentence."""
-    similarity = float(chosen.features[F.SENTENCE_FEATURES.index("recalled")])
-    if chosen.recalled is None or similarity < cut:
+    """Where in the chosen sentence the answer an earlier question of the same type got from it stands (offsets
+    into the sentence), when that question is at least `cut` similar and its answer is a proper part of the
+    sentence."""
+    if chosen.recalled is None or chosen.recalled_similarity < cut:
         return None
     words = re.findall(r"\w+", chosen.recalled)
     if not words:
@@ -164,6 +171,9 @@ def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | No
     if found is None or found.end() - found.start() >= len(chosen.text.strip(" .;:")):
         return None
     return found.start(), found.end()
+
+
+GRADE_WORD = re.compile(r"\b(outstanding|good|requires improvement|inadequate)\b", re.IGNORECASE)
 
 
 def not_graded(q: Question) -> str | None:

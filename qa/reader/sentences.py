@@ -16,7 +16,7 @@ from qa import spans
 from qa.index import Index
 from qa.question import Question
 from qa.reader import features as F
-from qa.reader.memory import Recall, support
+from qa.reader.memory import Recall, support, votes
 from qa.text import tokens
 from qa.types import Aliases, Hit
 
@@ -66,7 +66,8 @@ class SentenceCandidate:
     features: np.ndarray
     typed: list[spans.Candidate]  # typed spans of the sentence (offsets into the sentence)
     score: float = 0.0  # the ranker's
-    recalled: str | None = None  # the answer an earlier, similar question got from this sentence
+    recalled: str | None = None  # the answer an earlier, similar question of the same type got from this sentence
+    recalled_similarity: float = 0.0  # how similar that question is
 
     @property
     def text(self) -> str:
@@ -119,6 +120,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
     headings = index.heading_similarities(ctx.vector) if ctx.vector is not None else None
     typed_question = q.type in TYPED
     speakers = set(q.speakers)
+    same_kind = [r for r in ctx.recalled if r.kind == q.type]
     council_free = {t: (index.idf(t), v) for t, v in ctx.word_vectors.items() if t not in council and not t.isdigit()}
     rows: list[SentenceCandidate] = []
     for hit in ctx.hits[:READ_DEPTH]:
@@ -164,6 +166,10 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 context = context | set(tokens(passage.text[a0:b0]))
             typed = typed_spans(q, sentence) if typed_question else []
             recalled, recalled_answer = support(ctx.recalled, sentence, passage.text)
+            backing = votes(ctx.recalled, sentence, passage.text) if recalled_answer is not None else 0.0
+            # what the reader may narrow to: an answer to an earlier question that asked for the same kind of thing
+            part_similarity, part = support(same_kind, sentence, passage.text) if recalled_answer is not None \
+                else (0.0, None)
             exact = 0.0
             if position < len(token_lists):
                 present = set(ids.tolist())
@@ -201,9 +207,10 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 float(answering[position]) if position < len(answering) else 0.0, 0.0,
                 float(answer_hub[position]) if position < len(answer_hub) else 0.0,
                 recalled,
+                backing,
             ]
             rows.append(SentenceCandidate(hit, position, a, b, np.asarray(row, dtype=np.float32), typed,
-                                          recalled=recalled_answer))
+                                          recalled=part, recalled_similarity=part_similarity))
             previous_best = best
         # the sentences either side in the same passage: a why-question's cause often sits just before the
         # sentence that restates the question ('... As a result, X.')

@@ -86,11 +86,11 @@ def forgotten(sources: list[str]) -> list[frozenset[str]]:
     return [frozenset({source}) for source in sources]
 
 
-def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, list[np.ndarray | None]]:
+def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, list[np.ndarray | None], list[str]]:
     """The grade-asked model (qa.reader.asks) fitted on the answerable questions (a grade answers them or
     not), and for each training question its judgement by a model not fitted on it (the answerable ones out
     of fold, the rest by the final model), with how well it tells them apart, out of fold, among the
-    questions the rules type as grade questions; and each question's vector as the pipeline reads it."""
+    questions the rules type as grade questions; and each question's vector and type as the pipeline reads them."""
     from qa.reader.asks import fit, is_grade
 
     contexts = [pipeline.prepare(item.question, top_k=5, asks_grade=True)[0] for item in items]
@@ -103,7 +103,7 @@ def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, li
     asks = [model.asks(c.question_vector) for c in contexts]
     for i, p in zip(answerable, out_of_fold):
         asks[i] = bool(p >= model.cut)
-    return model, asks, report, [c.question_vector for c in contexts]
+    return model, asks, report, [c.question_vector for c in contexts], [c.question.type for c in contexts]
 
 
 def _pairs(examples: list[Example]) -> list:
@@ -314,8 +314,8 @@ def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> di
     """What narrowing a sentence to the answer an earlier, similar question got from it is worth at each cut of
     that question's similarity, out of fold (the mean of F1 and rightness over the answerable questions)."""
     narrowed, whole = out_of_fold(examples, kind, span_min, 0.0)[0], out_of_fold(examples, kind, span_min, 1.01)[0]
-    index = F.CONFIDENCE_FEATURES.index("recalled")
-    pairs = [(float(a.row[index]) if float(a.row[F.CONFIDENCE_FEATURES.index("recall_part")]) else 2.0,
+    index = F.CONFIDENCE_FEATURES.index("recall_part")  # the similarity of the question narrowed to, or 0
+    pairs = [(float(a.row[index]) or 2.0,
               (a.f1 + a.right) / 2, (b.f1 + b.right) / 2) for a, b in zip(narrowed, whole) if a.answerable]
     return {cut: round(float(np.mean([part if p >= cut else sentence for p, part, sentence in pairs])), 4)
             if pairs else 0.0 for cut in RECALL_CUTS}
@@ -461,10 +461,10 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     loaded = [(s.stem, item) for s in sets for item in load_gold(s)]
     items, sources = [item for _, item in loaded], [name for name, _ in loaded]
     log.info("grade-asked model: fitting on %d questions", len(items))
-    grade_asked, asked, grade_report, vectors = fit_grade_asked(pipeline, items)
+    grade_asked, asked, grade_report, vectors, kinds = fit_grade_asked(pipeline, items)
     kept = [i for i, v in enumerate(vectors) if v is not None]
     memory = Memory.fit([vectors[i] for i in kept], [items[i].answers for i in kept], [items[i].evidence for i in kept],
-                        [sources[i] for i in kept], pipeline.index.documents)
+                        [sources[i] for i in kept], pipeline.index.documents, [kinds[i] for i in kept])
     log.info("collecting %d questions from %d sets, each recalling the other sets' questions",
              len(items), len(sets))
     shipped, pipeline.memory = pipeline.memory, memory
