@@ -1,6 +1,7 @@
 """Frozen dataclasses shared by every stage: Document, Paragraph, Passage, Judgement, Hit, Answer."""
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
@@ -12,6 +13,9 @@ Aliases = dict[str, tuple[tuple[str, float], ...]]
 ParagraphKind = Literal["heading", "paragraph", "list", "table", "signature"]
 
 GRADES = ("Outstanding", "Good", "Requires improvement to be good", "Inadequate")
+# a grade named anywhere in a text ('requires improvement' as sentences shorten it)
+GRADE_MENTION = re.compile(r"\b(?:" + "|".join(re.escape(g) for g in (*GRADES, "Requires improvement")) + r")\b",
+                           re.IGNORECASE)
 
 
 @dataclass(frozen=True)

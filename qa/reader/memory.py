@@ -134,19 +134,31 @@ class Memory:
                 if similarity[i] >= FLOOR]
 
 
-def support(recalled: list[Recall], sentence: str, passage: str) -> tuple[float, str | None]:
-    """How similar the nearest recalled question this sentence answers is, and the answer it was given."""
-    for r in recalled:  # most similar first
+def answered_by(recalled: list[Recall], sentence: str, passage: str) -> list[tuple[Recall, str]]:
+    """The recalled questions this sentence of this passage answers, with the answer each was given, most
+    similar first: each recollection is checked once, and `support`, `votes` and the reader's narrowing read
+    the list."""
+    found = []
+    for r in recalled:
         answer = r.supports(sentence, passage)
         if answer is not None:
-            return r.similarity, answer
-    return 0.0, None
+            found.append((r, answer))
+    return found
 
 
-def votes(recalled: list[Recall], sentence: str, passage: str) -> float:
+def support(recalled: list[Recall], sentence: str, passage: str,
+            answered: list[tuple[Recall, str]] | None = None) -> tuple[float, str | None]:
+    """How similar the nearest recalled question this sentence answers is, and the answer it was given."""
+    answered = answered_by(recalled, sentence, passage) if answered is None else answered
+    return (answered[0][0].similarity, answered[0][1]) if answered else (0.0, None)
+
+
+def votes(recalled: list[Recall], sentence: str, passage: str,
+          answered: list[tuple[Recall, str]] | None = None) -> float:
     """How many earlier questions this sentence of this passage answers, each counted by its similarity: one
     question at 0.9 that it answers is weaker backing than three at 0.85."""
-    return float(sum(r.similarity for r in recalled if r.supports(sentence, passage) is not None))
+    answered = answered_by(recalled, sentence, passage) if answered is None else answered
+    return float(sum(r.similarity for r, _ in answered))
 
 
 def agreement(recalled: list[Recall], backing: float) -> float:

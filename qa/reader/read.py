@@ -30,7 +30,7 @@ from qa.reader.narrow import span_rows
 from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
 from qa.question import GRADE_NAMES, Question
 from qa.text import tokens
-from qa.types import Answer, Hit
+from qa.types import GRADE_MENTION, Answer, Hit
 
 SPAN_ANSWERS = ("grade", "expansion", "date", "rows")  # structured answers that are spans, not sentences
 
@@ -71,7 +71,7 @@ class Reader:
         if found is None:
             return Reading(None, None, False)
         answer, hit = found
-        if ctx.question.type == "grade" and not GRADE_WORD.search(answer.text):
+        if ctx.question.type == "grade" and not GRADE_MENTION.search(answer.text):
             # a question asking for a grade (the rules and the fitted grade-asked model agree) is not answered by a
             # sentence that names none ('What grade did the 2021 visit give?': a focused visit grades nothing); over
             # the 2,800 training questions no such answer was right
@@ -171,9 +171,6 @@ def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | No
     if found is None or found.end() - found.start() >= len(chosen.text.strip(" .;:")):
         return None
     return found.start(), found.end()
-
-
-GRADE_WORD = re.compile(r"\b(outstanding|good|requires improvement|inadequate)\b", re.IGNORECASE)
 
 
 def not_graded(q: Question) -> str | None:

@@ -16,7 +16,7 @@ from qa import spans
 from qa.index import Index
 from qa.question import Question
 from qa.reader import features as F
-from qa.reader.memory import Recall, support, votes
+from qa.reader.memory import Recall, answered_by, support, votes
 from qa.text import tokens
 from qa.types import Aliases, Hit
 
@@ -120,7 +120,6 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
     headings = index.heading_similarities(ctx.vector) if ctx.vector is not None else None
     typed_question = q.type in TYPED
     speakers = set(q.speakers)
-    same_kind = [r for r in ctx.recalled if r.kind == q.type]
     council_free = {t: (index.idf(t), v) for t, v in ctx.word_vectors.items() if t not in council and not t.isdigit()}
     rows: list[SentenceCandidate] = []
     for hit in ctx.hits[:READ_DEPTH]:
@@ -165,11 +164,11 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
                 a0, b0 = passage.sentences[position - 1]
                 context = context | set(tokens(passage.text[a0:b0]))
             typed = typed_spans(q, sentence) if typed_question else []
-            recalled, recalled_answer = support(ctx.recalled, sentence, passage.text)
-            backing = votes(ctx.recalled, sentence, passage.text) if recalled_answer is not None else 0.0
+            answered = answered_by(ctx.recalled, sentence, passage.text)
+            recalled, recalled_answer = support(ctx.recalled, sentence, passage.text, answered)
+            backing = votes(ctx.recalled, sentence, passage.text, answered)
             # what the reader may narrow to: an answer to an earlier question that asked for the same kind of thing
-            part_similarity, part = support(same_kind, sentence, passage.text) if recalled_answer is not None \
-                else (0.0, None)
+            part_similarity, part = next(((r.similarity, a) for r, a in answered if r.kind == q.type), (0.0, None))
             exact = 0.0
             if position < len(token_lists):
                 present = set(ids.tolist())
