@@ -163,6 +163,8 @@ class ReaderModel:
     span_min: float = 0.5  # narrow to the span when P(span right | sentence right) reaches this
     recall_min: float = 1.01  # narrow to an earlier question's answer when it is this similar (qa.reader.memory)
     about: dict = field(default_factory=dict)
+    # question types whose answer must hold a span of the type asked for (qa.reader.read.lacks_asked_type)
+    type_gates: frozenset[str] = frozenset()
 
     @property
     def fitted(self) -> bool:
@@ -183,7 +185,7 @@ class ReaderModel:
                 "span": self.span.to_json() if self.span else None,
                 "confidence": {k: v.to_json() for k, v in self.confidence.items()},
                 "threshold": self.threshold, "span_min": self.span_min,
-                "recall_min": self.recall_min} | self.about
+                "recall_min": self.recall_min, "type_gates": sorted(self.type_gates)} | self.about
         if self.ranker.kind in ("linear", "ensemble"):
             data["ranker"]["linear"] = self.ranker.linear.to_json()
         if self.ranker.kind in ("lightgbm", "ensemble"):
@@ -228,7 +230,7 @@ class ReaderModel:
         else:
             ranker = Ranker("fallback")
         about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min",
-                                                                 "recall_min")}
+                                                                 "recall_min", "type_gates")}
         confidence: dict[str, Linear | Boosted] = {}
         for granularity, saved in data["confidence"].items():
             if saved.get("kind") == "lightgbm":
@@ -241,7 +243,7 @@ class ReaderModel:
                 confidence[granularity] = Linear.from_json(saved)
         return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None, confidence,
                    float(data["threshold"]), float(data.get("span_min", 0.5)),
-                   float(data.get("recall_min", 1.01)), about)
+                   float(data.get("recall_min", 1.01)), about, frozenset(data.get("type_gates", ())))
 
 
 def _adapters_fingerprint(path: Path) -> str | None:

@@ -27,7 +27,7 @@ from qa.reader import features as F
 from qa.reader.memory import agreement, nearest
 from qa.reader.model import ReaderModel
 from qa.reader.narrow import span_rows
-from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
+from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather, typed_spans
 from qa.question import GRADE_NAMES, Question
 from qa.text import tokens
 from qa.types import GRADE_MENTION, Answer, Hit
@@ -76,6 +76,10 @@ class Reader:
             # sentence that names none ('What grade did the 2021 visit give?': a focused visit grades nothing); over
             # the 2,800 training questions no such answer was right
             return Reading(answer, hit, False, "The reports searched give no grade for this.")
+        if lacks_asked_type(ctx.question, answer, self.model.type_gates):
+            # likewise a question asking for a number, an amount or a contact detail, when the answer holds none of
+            # that type: which types are gated so is fitted (`qa calibrate`: never right out of fold)
+            return Reading(answer, hit, False, f"The reports searched give no {ASKED_FOR[ctx.question.type]} for this.")
         # a question that names something no report in scope names ('Camden', 'Manchester') is about
         # something else: whatever sentence comes closest is offered as a candidate, never as the answer
         return Reading(answer, hit, answer.confidence >= self.model.threshold and not ctx.unknown_name)
@@ -156,6 +160,22 @@ class Reader:
         confidence = self.model.confidence_of(row, granularity)
         return replace(answer, confidence=confidence, features=tuple(float(v) for v in row),
                        granularity=granularity, sentence_start=sentence_start, sentence_end=sentence_end)
+
+
+# what a typed question asks for, as a notice names it
+ASKED_FOR = {"date": "date", "duration": "length of time", "money": "amount", "contact": "contact details",
+             "quantity": "number", "frequency": "frequency", "identity": "name", "person": "name", "named": "name",
+             "place": "place"}
+
+
+def lacks_asked_type(q: Question, answer: Answer, gated: frozenset[str]) -> bool:
+    """Does the answer to a question of a gated type (one asking for a number, say) hold nothing of that type?
+    Answers from the reports' own data (judgement tables, the glossary) are never gated."""
+    if q.type not in gated or q.type not in TYPED or not answer.features:
+        return False
+    if answer.features[F.CONFIDENCE_FEATURES.index("structured")]:
+        return False
+    return not typed_spans(q, answer.text)
 
 
 def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | None:

@@ -13,7 +13,7 @@ turn (`leave_one_set_out`): a new batch comes from a new writer, and those figur
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -321,6 +321,38 @@ def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> di
             if pairs else 0.0 for cut in RECALL_CUTS}
 
 
+GATE_MIN = 10  # answers of a type that hold nothing of it, out of fold, before the type may be gated
+
+
+def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[frozenset[str], dict]:
+    """The typed question types (how many, how much, what number to ring, ...) whose answers, out of fold, were
+    never right when they held no span of the type asked for, over at least GATE_MIN such answers; with the
+    counts for every type. The reader withholds such answers (qa.reader.read.lacks_asked_type)."""
+    from qa.reader.sentences import typed_spans
+
+    structured = F.CONFIDENCE_FEATURES.index("structured")
+    counts: dict[str, tuple[int, int]] = {}
+    for ex, o in zip(examples, outcomes):
+        q = ex.ctx.question
+        if q.type not in TYPED or o.granularity == "none" or o.row[structured] or typed_spans(q, o.text or ""):
+            continue
+        n, r = counts.get(q.type, (0, 0))
+        counts[q.type] = (n + 1, r + int(o.right))
+    gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and r == 0)
+    return gated, {t: {"answers": n, "right": r} for t, (n, r) in sorted(counts.items())}
+
+
+def gate(examples: list[Example], outcomes: list[Outcome], gated: frozenset[str]) -> list[Outcome]:
+    """The outcomes as the service gives them: an answer the type gates withhold is no answer."""
+    from qa.reader.sentences import typed_spans
+
+    structured = F.CONFIDENCE_FEATURES.index("structured")
+    return [replace(o, granularity="none", right=False, f1=0.0, holds=False, text=None)
+            if ex.ctx.question.type in gated and o.granularity != "none" and not o.row[structured]
+            and not typed_spans(ex.ctx.question, o.text or "") else o
+            for ex, o in zip(examples, outcomes)]
+
+
 # confidence models tried, each cross-validated; the one that breaks its promise least with each set held out
 # (confidently wrong share plus ECE) is kept, AURC breaking ties
 CONFIDENCE_KINDS = ("linear", "lightgbm")
@@ -483,6 +515,8 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     recall_values = recall_cut_values(examples, kind, span_min)
     recall_min = max(RECALL_CUTS, key=lambda cut: (recall_values[cut], cut))
     outcomes = out_of_fold(examples, kind, span_min, recall_min)[0]
+    type_gates, gate_counts = fit_type_gates(examples, outcomes)
+    outcomes = gate(examples, outcomes, type_gates)
     groups = [ex.group for ex in examples]
     tried = {k: cross_validated_confidence(outcomes, groups, k) for k in CONFIDENCE_KINDS}
     scored = {k: figures(outcomes, p, 0.0)["aurc"] for k, p in tried.items()}
@@ -493,19 +527,20 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     report = figures(outcomes, probabilities, threshold)
     by_set = held_out[confidence_kind]
     model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes, confidence_kind),
-                        round(float(threshold), 4), span_min, recall_min,
-                        {"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
-                         "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
-                         "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in held_out.items()},
-                         "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
-                         "cross_validated": report,
-                         "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
-                         "span_cut_values": span_values,
-                         "recall_cut_values": recall_values, "memory_questions": len(memory),
-                         "answer_encoder": fingerprint(adapters),
-                         "answer_encoder_top1_cross_validated": encoder_first,
-                         "grade_asked_cross_validated": grade_report,
-                         "note": "fitted by `qa calibrate`; do not edit by hand"})
+                        round(float(threshold), 4), span_min, recall_min, type_gates=type_gates,
+                        about={"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
+                               "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
+                               "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in held_out.items()},
+                               "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
+                               "cross_validated": report,
+                               "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
+                               "span_cut_values": span_values,
+                               "recall_cut_values": recall_values, "type_gate_counts": gate_counts,
+                               "memory_questions": len(memory),
+                               "answer_encoder": fingerprint(adapters),
+                               "answer_encoder_top1_cross_validated": encoder_first,
+                               "grade_asked_cross_validated": grade_report,
+                               "note": "fitted by `qa calibrate`; do not edit by hand"})
     save_adapters(adapters, path.with_name(ADAPTERS_FILE.name))
     memory.save(path.with_name(MEMORY_FILE.name))
     grade_asked.save(path.with_name(GRADE_ASKED_FILE.name), {"cross_validated": grade_report})
@@ -517,6 +552,9 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
              "at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in span_values.items()),
              f"memory of {len(memory)} questions; narrowing to a recalled answer at similarity >= {recall_min}; "
              "worth at each cut: " + ", ".join(f"{cut}: {value}" for cut, value in recall_values.items()),
+             "answers holding nothing of the type asked for, out of fold (answers, right): "
+             + ", ".join(f"{t} {c['answers']}/{c['right']}" for t, c in gate_counts.items())
+             + f" -> withheld for {', '.join(sorted(type_gates)) or 'no type'}",
              f"answer encoder alone, answering sentence first (5-fold): tuned cosine {encoder_first['tuned']:.3f}, "
              f"base cosine {encoder_first['base']:.3f}",
              "sentence ranker, answering sentence first (5-fold, by answering passage): "

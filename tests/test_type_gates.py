@@ -1,0 +1,83 @@
+"""Answers that hold nothing of the type asked for (qa.reader.read.lacks_asked_type, fitted by
+qa.reader.train.fit_type_gates): 'How many ...?' answered by a sentence with no number. The questions and
+sentences here are written for the tests; none is an evaluation question."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from qa.question import analyse
+from qa.reader import features as F
+from qa.reader.read import ASKED_FOR, lacks_asked_type
+from qa.reader.sentences import TYPED
+from qa.reader.train import GATE_MIN, Outcome, fit_type_gates, gate
+from qa.types import Answer
+
+HOW_MANY = "How many foster carers did the council recruit last year?"
+WITH_NUMBER = "The council recruited 23 new foster carers last year."
+WITHOUT = "Recruitment of foster carers has been a priority for leaders."
+
+
+def answer(text: str, structured: bool = False) -> Answer:
+    row = np.zeros(len(F.CONFIDENCE_FEATURES))
+    row[F.CONFIDENCE_FEATURES.index("structured")] = float(structured)
+    return Answer(text, 0.9, "p1", 0, len(text), features=tuple(row.tolist()))
+
+
+def test_every_typed_question_has_words_for_its_notice():
+    assert set(TYPED) <= set(ASKED_FOR)
+
+
+def test_a_gated_type_needs_a_span_of_its_type_in_the_answer():
+    q = analyse(HOW_MANY)
+    assert q.type == "quantity"
+    assert lacks_asked_type(q, answer(WITHOUT), frozenset({"quantity"}))
+    assert not lacks_asked_type(q, answer(WITH_NUMBER), frozenset({"quantity"}))
+    assert not lacks_asked_type(q, answer(WITHOUT), frozenset({"money"}))  # its type is not gated
+    assert not lacks_asked_type(q, answer(WITHOUT, structured=True), frozenset({"quantity"}))  # the reports' data
+    describe = analyse("What do foster carers say about the training they get?")
+    assert not lacks_asked_type(describe, answer(WITHOUT), frozenset({"quantity", describe.type}))
+
+
+def outcome(text: str | None, right: bool) -> Outcome:
+    return Outcome(np.zeros(len(F.CONFIDENCE_FEATURES)), "sentence" if text else "none", right, True,
+                   float(right), right, text)
+
+
+def examples_of(questions: list[str]) -> list:
+    return [SimpleNamespace(ctx=SimpleNamespace(question=analyse(q))) for q in questions]
+
+
+def test_a_type_is_gated_only_when_its_answers_without_it_were_never_right_over_enough_of_them():
+    many = [HOW_MANY] * GATE_MIN
+    when = ["When did the council open its family hub?"] * GATE_MIN
+    examples = examples_of(many + when + [HOW_MANY])
+    outcomes = ([outcome(WITHOUT, False)] * GATE_MIN
+                + [outcome(WITHOUT, False)] * (GATE_MIN - 1) + [outcome(WITHOUT, True)]
+                + [outcome(WITH_NUMBER, True)])
+    gated, counts = fit_type_gates(examples, outcomes)
+    assert gated == frozenset({"quantity"})
+    assert counts["quantity"] == {"answers": GATE_MIN, "right": 0}
+    assert counts["date"] == {"answers": GATE_MIN, "right": 1}
+    served = gate(examples, outcomes, gated)
+    assert all(o.granularity == "none" for o in served[:GATE_MIN])
+    assert served[-1] == outcomes[-1]  # its answer holds a number
+    assert served[GATE_MIN:-1] == outcomes[GATE_MIN:-1]
+    few_gated, _ = fit_type_gates(examples[:GATE_MIN - 1], outcomes[:GATE_MIN - 1])
+    assert few_gated == frozenset()
+
+
+@pytest.mark.parametrize("question, asked_for", [
+    ("How many foster carers did the council recruit last year?", "number"),
+    ("How much did the council spend on agency social workers?", "amount"),
+    ("What is the phone number for the family front door?", "contact details"),
+])
+def test_the_reply_says_the_reports_give_nothing_of_the_type_asked_for(pipeline, question, asked_for):
+    """On the real corpus and the shipped reader: a sentence about recruiting foster carers is no answer to how many
+    were recruited; the reply withholds it and says what the reports lack."""
+    assert pipeline.reader.model.type_gates >= {"quantity", "money", "contact"}
+    reply = pipeline.ask(question)
+    assert reply["abstained"] and reply["answer"] is None
+    assert reply["notice"] == f"The reports searched give no {asked_for} for this."
