@@ -324,32 +324,32 @@ def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> di
 GATE_MIN = 10  # answers of a type that hold nothing of it, out of fold, before the type may be gated
 
 
+def _holds_nothing_asked(ex: Example, o: Outcome) -> bool:
+    """An answer to a typed question, not from the reports' own data, that holds no span of the type asked for."""
+    from qa.reader.sentences import typed_spans
+
+    q = ex.ctx.question
+    return q.type in TYPED and o.granularity != "none" and not o.row[F.CONFIDENCE_FEATURES.index("structured")] \
+        and not typed_spans(q, o.text or "")
+
+
 def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[frozenset[str], dict]:
     """The typed question types (how many, how much, what number to ring, ...) whose answers, out of fold, were
     never right when they held no span of the type asked for, over at least GATE_MIN such answers; with the
     counts for every type. The reader withholds such answers (qa.reader.read.lacks_asked_type)."""
-    from qa.reader.sentences import typed_spans
-
-    structured = F.CONFIDENCE_FEATURES.index("structured")
     counts: dict[str, tuple[int, int]] = {}
     for ex, o in zip(examples, outcomes):
-        q = ex.ctx.question
-        if q.type not in TYPED or o.granularity == "none" or o.row[structured] or typed_spans(q, o.text or ""):
-            continue
-        n, r = counts.get(q.type, (0, 0))
-        counts[q.type] = (n + 1, r + int(o.right))
+        if _holds_nothing_asked(ex, o):
+            n, r = counts.get(ex.ctx.question.type, (0, 0))
+            counts[ex.ctx.question.type] = (n + 1, r + int(o.right))
     gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and r == 0)
     return gated, {t: {"answers": n, "right": r} for t, (n, r) in sorted(counts.items())}
 
 
 def gate(examples: list[Example], outcomes: list[Outcome], gated: frozenset[str]) -> list[Outcome]:
     """The outcomes as the service gives them: an answer the type gates withhold is no answer."""
-    from qa.reader.sentences import typed_spans
-
-    structured = F.CONFIDENCE_FEATURES.index("structured")
     return [replace(o, granularity="none", right=False, f1=0.0, holds=False, text=None)
-            if ex.ctx.question.type in gated and o.granularity != "none" and not o.row[structured]
-            and not typed_spans(ex.ctx.question, o.text or "") else o
+            if ex.ctx.question.type in gated and _holds_nothing_asked(ex, o) else o
             for ex, o in zip(examples, outcomes)]
 
 
