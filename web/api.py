@@ -180,7 +180,8 @@ class AskReply(BaseModel):
         None, description="everyday phrases of the question the reports never use, and the reports' terms searched for")
     notice: Optional[str] = Field(None, description="why there is no answer, when the reports can say: 'No reports "
                                                     "for Leeds in this collection.', 'No council ... was judged ...', "
-                                                    "'The reports give no grade for adoption.'")
+                                                    "'The reports give no grade for adoption.', 'The reports "
+                                                    "searched give no number for this.'")
 
 
 class Health(BaseModel):
