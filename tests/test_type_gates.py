@@ -41,6 +41,14 @@ def test_a_gated_type_needs_a_span_of_its_type_in_the_answer():
     assert not lacks_asked_type(describe, answer(WITHOUT), frozenset({"quantity", describe.type}))
 
 
+def test_a_grade_question_needs_a_grade_in_the_answer_whatever_the_fitted_gates():
+    q = analyse("What grade did inspectors give the council's work with care leavers in 2021?")
+    assert q.type == "grade"
+    assert lacks_asked_type(q, answer("Inspectors met care leavers and their personal advisers."), frozenset())
+    assert not lacks_asked_type(q, answer("Experiences and progress of care leavers: Requires improvement to be good"),
+                                frozenset())
+
+
 def outcome(text: str | None, right: bool) -> Outcome:
     return Outcome(np.zeros(len(F.CONFIDENCE_FEATURES)), "sentence" if text else "none", right, True,
                    float(right), right, text)

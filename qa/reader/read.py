@@ -71,14 +71,9 @@ class Reader:
         if found is None:
             return Reading(None, None, False)
         answer, hit = found
-        if ctx.question.type == "grade" and not GRADE_MENTION.search(answer.text):
-            # a question asking for a grade (the rules and the fitted grade-asked model agree) is not answered by a
-            # sentence that names none ('What grade did the 2021 visit give?': a focused visit grades nothing); over
-            # the 2,800 training questions no such answer was right
-            return Reading(answer, hit, False, "The reports searched give no grade for this.")
         if lacks_asked_type(ctx.question, answer, self.model.type_gates):
-            # likewise a question asking for a number, an amount or a contact detail, when the answer holds none of
-            # that type: which types are gated so is fitted (`qa calibrate`: never right out of fold)
+            # a question asking for a grade, a number, an amount or a contact detail is not answered by a sentence
+            # that holds none ('What grade did the 2021 visit give?': a focused visit grades nothing)
             return Reading(answer, hit, False, f"The reports searched give no {ASKED_FOR[ctx.question.type]} for this.")
         # a question that names something no report in scope names ('Camden', 'Manchester') is about
         # something else: whatever sentence comes closest is offered as a candidate, never as the answer
@@ -163,19 +158,26 @@ class Reader:
 
 
 # what a typed question asks for, as a notice names it
-ASKED_FOR = {"date": "date", "duration": "length of time", "money": "amount", "contact": "contact details",
+ASKED_FOR = {"grade": "grade", "date": "date", "duration": "length of time", "money": "amount", "contact": "contact details",
              "quantity": "number", "frequency": "frequency", "identity": "name", "person": "name", "named": "name",
              "place": "place"}
 
 
 def lacks_asked_type(q: Question, answer: Answer, gated: frozenset[str]) -> bool:
-    """Does the answer to a question of a gated type (one asking for a number, say) hold nothing of that type?
-    Answers from the reports' own data (judgement tables, the glossary) are never gated."""
-    if q.type not in gated or q.type not in TYPED or not answer.features:
+    """Does the answer hold nothing of what its question asks for? A grade question's answer must name a grade
+    (over the 2,800 training questions of the eleventh session no answer without one was right); a typed
+    question of a `gated` type (fitted by `qa calibrate`: one asking for a number, say) must hold a span of its
+    type. Answers from the reports' own data (judgement tables, the glossary) are not gated by type."""
+    if q.type == "grade":
+        return not GRADE_MENTION.search(answer.text)
+    if q.type not in gated or not answer.features:
         return False
-    if answer.features[F.CONFIDENCE_FEATURES.index("structured")]:
-        return False
-    return not typed_spans(q, answer.text)
+    return holds_nothing_asked(q, answer.text, bool(answer.features[F.CONFIDENCE_FEATURES.index("structured")]))
+
+
+def holds_nothing_asked(q: Question, text: str, structured: bool) -> bool:
+    """An answer to a typed question, not from the reports' own data, that holds no span of the type asked for."""
+    return q.type in TYPED and not structured and not typed_spans(q, text)
 
 
 def recalled_part(chosen: SentenceCandidate, cut: float) -> tuple[int, int] | None:

@@ -325,12 +325,11 @@ GATE_MIN = 10  # answers of a type that hold nothing of it, out of fold, before 
 
 
 def _holds_nothing_asked(ex: Example, o: Outcome) -> bool:
-    """An answer to a typed question, not from the reports' own data, that holds no span of the type asked for."""
-    from qa.reader.sentences import typed_spans
+    """An answer given, to a typed question, that holds nothing of the type asked for (qa.reader.read)."""
+    from qa.reader.read import holds_nothing_asked
 
-    q = ex.ctx.question
-    return q.type in TYPED and o.granularity != "none" and not o.row[F.CONFIDENCE_FEATURES.index("structured")] \
-        and not typed_spans(q, o.text or "")
+    return o.granularity != "none" and holds_nothing_asked(
+        ex.ctx.question, o.text or "", bool(o.row[F.CONFIDENCE_FEATURES.index("structured")]))
 
 
 def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[frozenset[str], dict]:
