@@ -43,7 +43,8 @@ def test_gold_file_is_well_formed_and_grounded(documents):
     assert covered == set(documents)
 
 
-@pytest.mark.parametrize("path", sorted(p.name for p in (ROOT / "eval").glob("*.jsonl") if p.name != "gold.jsonl"))
+@pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT / "eval")) for p in (ROOT / "eval").rglob("*.jsonl")
+                                         if p.name != "gold.jsonl"))
 def test_every_other_question_set_is_well_formed_and_grounded(documents, path):
     """The fresh, training and untouched sets are in the gold format: each evidence is in the report of its
     year as published (they were copied from the files, before cleaning), each answer in the reports, and
