@@ -166,6 +166,28 @@ def test_each_set_held_out_is_scored_by_a_confidence_fitted_without_it():
     assert before["mean"]["ece_if_calibrated"] > 0 and leave_one_set_out(outcomes, ["one"] * len(outcomes)) == {}
 
 
+def test_a_held_out_set_is_scored_at_the_cut_the_service_would_use():
+    """The threshold each held-out set is scored at is chosen as the shipped one is: on the other sets'
+    cross-validated confidences. A confidence model's probabilities on the very answers it was fitted on run
+    more extreme, so a cut chosen on them is not the one the service would use on a new batch."""
+    from qa.reader.train import (_probabilities, choose_threshold, cross_validated_confidence, fit_confidence,
+                                 leave_one_set_out)
+
+    outcomes, sources = _outcomes(5)
+    groups = [str(i // 3) for i in range(len(outcomes))]
+    held_out = leave_one_set_out(outcomes, sources, "lightgbm", groups)
+    differs = 0
+    for name, row in held_out["per_set"].items():
+        rest = [o for o, s in zip(outcomes, sources) if s != name]
+        rest_groups = [g for g, s in zip(groups, sources) if s != name]
+        right = [o.right for o in rest]
+        served = choose_threshold([float(p) for p in cross_validated_confidence(rest, rest_groups, "lightgbm")], right)
+        assert row["threshold"] == round(served, 4)
+        in_sample = choose_threshold([float(p) for p in _probabilities(fit_confidence(rest, "lightgbm"), rest)], right)
+        differs += abs(in_sample - served) > 0.01
+    assert differs  # the distinction matters on these answers
+
+
 def test_the_confidence_kept_is_the_one_that_breaks_its_promise_least_on_sets_it_never_saw():
     """A confidence that lets more confidently wrong answers through on held-out sets loses, whatever its
     pooled AURC: what counts is what a new batch's reader meets."""
