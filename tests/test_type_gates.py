@@ -89,3 +89,13 @@ def test_the_reply_says_the_reports_give_nothing_of_the_type_asked_for(pipeline,
     reply = pipeline.ask(question)
     assert reply["abstained"] and reply["answer"] is None
     assert reply["notice"] == f"The reports searched give no {asked_for} for this."
+
+
+def test_training_scores_a_grade_answer_without_a_grade_as_withheld_as_the_service_does():
+    """`qa calibrate` fits the confidence on the answers as served: a grade question's answer naming no grade is
+    withheld by the reader, so training counts it as no answer, whatever types are gated."""
+    examples = examples_of(["What grade did inspectors give the council's adoption work in 2022?"] * 2)
+    outcomes = [outcome("Inspectors met adopters and their social workers.", False),
+                outcome("Adoption: Good", True)]
+    served = gate(examples, outcomes, frozenset())
+    assert served[0].granularity == "none" and served[1] == outcomes[1]

@@ -168,11 +168,19 @@ def lacks_asked_type(q: Question, answer: Answer, gated: frozenset[str]) -> bool
     (over the 2,800 training questions of the eleventh session no answer without one was right); a typed
     question of a `gated` type (fitted by `qa calibrate`: one asking for a number, say) must hold a span of its
     type. Answers from the reports' own data (judgement tables, the glossary) are not gated by type."""
-    if q.type == "grade":
-        return not GRADE_MENTION.search(answer.text)
-    if q.type not in gated or not answer.features:
+    if q.type != "grade" and not answer.features:
         return False
-    return holds_nothing_asked(q, answer.text, bool(answer.features[F.CONFIDENCE_FEATURES.index("structured")]))
+    structured = bool(answer.features) and bool(answer.features[F.CONFIDENCE_FEATURES.index("structured")])
+    return withheld_by_type(q, answer.text, structured, gated)
+
+
+def withheld_by_type(q: Question, text: str, structured: bool, gated: frozenset[str]) -> bool:
+    """Whether an answer's text holds nothing of what its question asks for: no grade for a grade question, no
+    span of the type for a question of a `gated` type. The reader withholds such answers, and `qa calibrate`
+    scores its out-of-fold answers the same way (qa.reader.train.gate)."""
+    if q.type == "grade":
+        return not GRADE_MENTION.search(text)
+    return q.type in gated and holds_nothing_asked(q, text, structured)
 
 
 def holds_nothing_asked(q: Question, text: str, structured: bool) -> bool:

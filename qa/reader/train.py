@@ -346,9 +346,15 @@ def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[fr
 
 
 def gate(examples: list[Example], outcomes: list[Outcome], gated: frozenset[str]) -> list[Outcome]:
-    """The outcomes as the service gives them: an answer the type gates withhold is no answer."""
-    return [replace(o, granularity="none", right=False, f1=0.0, holds=False, text=None)
-            if ex.ctx.question.type in gated and _holds_nothing_asked(ex, o) else o
+    """The outcomes as the service gives them: an answer the reader withholds for holding nothing of the type
+    asked for (a grade, or a gated type: qa.reader.read.withheld_by_type) is no answer."""
+    from qa.reader.read import withheld_by_type
+
+    def withheld(ex: Example, o: Outcome) -> bool:
+        return o.granularity != "none" and withheld_by_type(
+            ex.ctx.question, o.text or "", bool(o.row[F.CONFIDENCE_FEATURES.index("structured")]), gated)
+
+    return [replace(o, granularity="none", right=False, f1=0.0, holds=False, text=None) if withheld(ex, o) else o
             for ex, o in zip(examples, outcomes)]
 
 
