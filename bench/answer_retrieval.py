@@ -8,7 +8,10 @@ held-out questions. Each held-out answerable question is searched as the service
 its own filters), and the evidence passage's rank is read with the re-ranking at each weight (0 is the
 search without it), re-ranking the passages the reader reads (the top 10) as the service does, and, for
 comparison, every passage of the index. Printed: hit@1/3/5/10/20 per weight, pooled over both halves,
-and per half.
+and per half. Also what the reader reads (qa.reader.sentences.read_hits): the share of those questions whose
+evidence passage is among the search's READ_DEPTH passages and the answer encoder's best w passages (by their
+best sentence, among the passages the question's filters allow), for each w in WIDER (0: the search alone;
+the service reads WIDER_DEPTH).
 
 It writes nothing. Run: .venv/bin/python bench/answer_retrieval.py [--seed 1]. About 6 minutes on 2 cores.
 """
@@ -26,6 +29,7 @@ from bench.common import machine  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 3.0)
 DEPTHS = (1, 3, 5, 10, 20)
+WIDER = (0, 1, 3, 5, 10)
 
 
 def corpus_answer_vectors(index, scorer) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +66,7 @@ def main() -> None:
     half = {name: i % 2 for i, name in enumerate(names)}
     index = pipeline.index
     ranks: dict[tuple[int, int], list[np.ndarray]] = {(h, d): [] for h in (0, 1) for d in (READ_DEPTH, 0)}
+    reading: dict[int, list[np.ndarray]] = {0: [], 1: []}
     for held in (0, 1):
         started = time.perf_counter()
         fitted_on = [ex for ex, s in zip(examples, sources) if half[s] != held]
@@ -83,6 +88,9 @@ def main() -> None:
                                if offsets[h.row + 1] > offsets[h.row] else 0.0 for h in hits])
             needle = metrics.normalise_answer(ex.evidence)
             holds = np.asarray([needle in metrics.normalise_answer(h.passage.text) for h in hits])
+            by_best = np.argsort(-best, kind="stable")
+            reading[held].append(np.asarray([holds[sorted(set(range(min(READ_DEPTH, len(hits))))
+                                                          | set(by_best[:wider].tolist()))].any() for wider in WIDER]))
             for depth in (READ_DEPTH, 0):  # the read passages only, as the service does; or every passage
                 reach = depth or len(hits)
                 row = []
@@ -106,6 +114,12 @@ def main() -> None:
         table(ranks[0, depth] + ranks[1, depth], f"{label}, both halves")
         for held in (0, 1):
             table(ranks[held, depth], f"{label}, half {held + 1} held out")
+    print(f"\nwhat the reader reads: the search's {READ_DEPTH} passages and the answer encoder's best w; the share "
+          "of answerable questions whose evidence passage is among them")
+    print("  questions " + "".join(f"   w={w:<3d}" for w in WIDER))
+    for label, rows in (("both halves", reading[0] + reading[1]), ("half 1", reading[0]), ("half 2", reading[1])):
+        matrix = np.stack(rows)
+        print(f"  {label:11s}{len(rows):5d} " + "".join(f"  {np.mean(matrix[:, i]):6.3f}" for i in range(len(WIDER))))
 
 if __name__ == "__main__":
     main()

@@ -20,6 +20,7 @@ Layout, like bm25s's own folders of plain named files:
     index_store/<version>/sentence_hubness.npy  how alike each sentence is to the corpus at large (its
                                           mean similarity to its nearest sentences), to discount
                                           generic sentences that sit close to every question
+    index_store/<version>/answer.faiss     FAISS index over the answer vectors (the reader's wider reading)
     index_store/<version>/answer_vectors.npy, answer_hubness.npy   each sentence as the reader's answer
                                           encoder reads it (fp16; qa/reader/encoder.py) and its hubness
                                           among them, which the reader discounts as above
@@ -73,13 +74,14 @@ from qa.types import Document, Judgement, Paragraph, Passage
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11  # 11: answer.faiss
 EMBEDDING_KEY_VERSION = 2  # part of each embedded text's cache key: bump only when what is embedded changes
 PHRASE_SCAN = 1_000  # passages read (about 0.25 ms each) to tell whether the corpus uses a phrase (Index.uses_phrase)
 MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent stems beyond this
 PIPELINE_VERSION = "clean-2/chunk-4/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 HUB_NEIGHBOURS = 30  # a sentence's hubness: mean cosine of its nearest this many sentences...
+ANSWER_SEARCH_BREADTH = 4  # sentences fetched a passage wanted by Index.search_answers (several share a passage)
 HUB_SAMPLE = 4096  # ...among a fixed sample of this many (all of them in a corpus this size or smaller)
 
 
@@ -209,6 +211,7 @@ class Index:
     wordpiece_idf: np.ndarray | None = None  # idf of each wordpiece over the sentences
     answer_vectors: RowFile | None = None  # each sentence as the reader's answer encoder reads it (fp16)
     answer_hubness: np.ndarray | None = None  # each sentence's hubness among the answer vectors
+    answer_search: faiss.Index | None = None  # FAISS over the answer vectors, one entry a sentence
 
     def __post_init__(self) -> None:
         if self.document_rows:
@@ -437,6 +440,35 @@ class Index:
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
+    def search_answers(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of the k passages whose best sentence the answer encoder ranks highest for the question (its
+        answer vector `query`), with that sentence's cosine; only rows in `allowed`, when given. Empty for an
+        index built without the answer search (`qa build` adds it)."""
+        if self.answer_search is None or self.sentence_offsets is None or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        offsets = np.asarray(self.sentence_offsets)
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            allowed = np.asarray(allowed, dtype=np.int64)
+            sentences = np.concatenate([np.arange(offsets[r], offsets[r + 1]) for r in allowed]).astype(np.int64)
+            selector = faiss.IDSelectorBatch(sentences)
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.answer_search.nprobe)
+                      if isinstance(self.answer_search, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
+        wanted = min(int(offsets[-1]), k * ANSWER_SEARCH_BREADTH)  # a passage may hold several of the best
+        if wanted <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, ids = self.answer_search.search(query.reshape(1, -1).astype(np.float32), wanted, params=params)
+        keep = ids[0] >= 0
+        rows = np.searchsorted(offsets, ids[0][keep], side="right") - 1
+        best: dict[int, float] = {}
+        for row, score in zip(rows.tolist(), scores[0][keep].tolist()):
+            best.setdefault(int(row), float(score))  # FAISS returns the best first
+        chosen = list(best.items())[:k]
+        return (np.asarray([r for r, _ in chosen], dtype=np.int64), np.asarray([v for _, v in chosen], dtype=np.float32))
+
     def search_lexical(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows and BM25 scores of the k best lexical matches (zero scores dropped)."""
         if self.lexical is None:
@@ -548,6 +580,14 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- reading
 
+def _read_faiss(path: Path) -> faiss.Index:
+    """A FAISS index from disk, memory-mapped where FAISS allows, so several server processes share one copy."""
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:
+        return faiss.read_index(str(path))
+
+
 def load_index(index_dir: Path, model: str | None = None) -> Index:
     """The live index; refuses a missing or mismatched one with the command that fixes it."""
     folder = current_version(index_dir)
@@ -572,10 +612,7 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
     passages = PassageStore(folder / "passages.jsonl", np.load(folder / "passage_offsets.npy"),
                             np.load(folder / "passage_documents.npy"), np.load(folder / "passage_spans.npy"))
     vectors = np.load(folder / "vectors.npy", mmap_mode="r")  # not read when serving
-    try:  # memory-mapped where FAISS allows, so several server processes share one copy
-        dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:
-        dense = faiss.read_index(str(folder / "dense.faiss"))
+    dense = _read_faiss(folder / "dense.faiss")
     lexical = bm25s.BM25.load(str(folder / "bm25"), mmap=True) if (folder / "bm25").exists() else None
     sentence_vectors = RowFile(folder / "sentence_vectors.npy")
     sentence_offsets = np.load(folder / "sentence_offsets.npy")
@@ -593,4 +630,5 @@ def load_index(index_dir: Path, model: str | None = None) -> Index:
                  wordpiece_idf=np.load(folder / "wordpiece_idf.npy"),
                  answer_vectors=RowFile(folder / "answer_vectors.npy") if (folder / "answer_vectors.npy").exists() else None,
                  answer_hubness=np.load(folder / "answer_hubness.npy", mmap_mode="r")
-                 if (folder / "answer_hubness.npy").exists() else None)
+                 if (folder / "answer_hubness.npy").exists() else None,
+                 answer_search=_read_faiss(folder / "answer.faiss") if (folder / "answer.faiss").exists() else None)

@@ -79,12 +79,15 @@ class Pipeline:
 
     def prepare(self, question: str, top_k: int = 5, filters: dict[str, Any] | None = None,
                 mode: Mode = "hybrid", asks_grade: bool | None = None,
-                memory_exclude: frozenset[str] = frozenset()) -> tuple[Context, dict[str, Any], list[str]]:
+                memory_exclude: frozenset[str] = frozenset(), widen: bool = True
+                ) -> tuple[Context, dict[str, Any], list[str]]:
         """Everything the readers need about one question, fetched once: its analysis, the hits, its
         vector and token vectors, the aliases of its words, the rows the filters allow and the earlier
         questions it recalls. `asks_grade` stands in for the fitted grade-asked model's judgement (`qa
         calibrate` reads its training questions with out-of-fold ones); `memory_exclude` names question sets
-        not to recall (calibrate reads each question without its own set's). Also returns
+        not to recall (calibrate reads each question without its own set's); `widen=False` leaves out the
+        passages only the answer encoder finds (calibrate finds them with an encoder not fitted on the
+        question: qa.reader.train.widen). Also returns
         the filters applied and the filters the question states that had to be dropped to find passages: a
         year no report covers, a council the collection does not hold (the reader then abstains)."""
         question = (question or "").strip()
@@ -123,10 +126,13 @@ class Pipeline:
         scope = retriever.allowed_rows(applied)
         share, named = unknown_share(q, retriever.index, aliases, scope)
         answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None
+        depth = self.reader.model.wider_depth if widen else 0  # what the reader was fitted reading
+        wider = retriever.answer_hits(answering, depth, applied, frozenset(h.row for h in hits[:READ_DEPTH]),
+                                      READ_DEPTH + 1) if depth and answering is not None and hits and not relaxed else []
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
                           vectors[1], retriever.word_vectors(question), answering,
                           self.memory.recall(vectors[1], self.memory_exclude | memory_exclude,
-                                             _documents_in_scope(retriever.index, applied)))
+                                             _documents_in_scope(retriever.index, applied)), wider)
         return context, applied, relaxed
 
     @staticmethod

@@ -266,6 +266,15 @@ class Retriever:
                             dense=float(dense.get(row, 0.0)), lexical=float(lexical.get(row, 0.0)), row=row))
         return hits
 
+    def answer_hits(self, answer_vector: np.ndarray, k: int, filters: dict[str, Any] | None = None,
+                    skip: frozenset[int] = frozenset(), first_rank: int = 1) -> list[Hit]:
+        """The passages whose best sentence the answer encoder ranks among the k highest for the question
+        (`answer_vector`), less the rows in `skip` (those the search already found), best first, ranked from
+        `first_rank` on. They carry no search score: the search did not find them."""
+        allowed = self.allowed_rows(filters or {})
+        rows, _ = self.index.search_answers(answer_vector, k, allowed)
+        return hits_for_rows(self.index, [int(r) for r in rows if int(r) not in skip], first_rank)
+
     def _sentence_blend(self, row: int, passage_score: float, vector: np.ndarray) -> float:
         """Passage similarity blended with its best sentence's: one sentence often carries the answer."""
         sentences = self.index.sentence_vectors_of(row)
@@ -296,6 +305,15 @@ class Retriever:
                 score += 0.1  # the question names the kind of report it means
             fused[row] = min(1.0, score)
         return fused
+
+
+def hits_for_rows(index: Index, rows: list[int], first_rank: int) -> list[Hit]:
+    """Hits for passages found other than by the search (no search score), ranked from `first_rank` on."""
+    hits = []
+    for rank, row in enumerate(rows, start=first_rank):
+        passage = index.passages[row]
+        hits.append(Hit(passage, index.documents[passage.document_id], rank, 0.0, row=row))
+    return hits
 
 
 def rerank(index: Index, hits: list[Hit], answer_vector: np.ndarray | None) -> list[Hit]:

@@ -469,6 +469,8 @@ class _Writer:
         np.save(staging / "sentence_hubness.npy", sentence_hubness(RowFile(staging / "sentence_vectors.npy")))
         if self.answer_vectors is not None:  # the same, in the answer encoder's space (a reader feature)
             np.save(staging / "answer_hubness.npy", sentence_hubness(RowFile(staging / "answer_vectors.npy")))
+            # searched for the passages whose sentences answer best, which the reader reads beside the search's
+            faiss.write_index(dense_index_for(RowFile(staging / "answer_vectors.npy")), str(staging / "answer.faiss"))
         np.save(staging / "improvement_rows.npy", np.frombuffer(self.improvement_rows, dtype=np.int64))
         np.save(staging / "heading_rows.npy", np.frombuffer(self.heading_rows, dtype=np.int32))
         headings = list(self.headings)

@@ -225,3 +225,23 @@ def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):
     assert loaded.confidence["span"] is loaded.confidence["sentence"]
     assert np.allclose(loaded.confidence["sentence"].probability(rows), probabilities)
     assert loaded.confidence_of(rows[0], "span") == pytest.approx(float(probabilities[0]))
+
+
+def test_a_reader_reads_the_answer_encoders_passages_only_when_it_was_fitted_reading_them(tmp_path):
+    """The model records how many of the answer encoder's own passages it was fitted reading (qa calibrate
+    writes WIDER_DEPTH); a model saved before that records nothing and is served reading the search's alone."""
+    import json
+
+    from qa.reader.features import SENTENCE_FEATURES
+    from qa.reader.model import Linear, Ranker, ReaderModel
+
+    n = len(SENTENCE_FEATURES)
+    ranker = Ranker("linear", linear=Linear(SENTENCE_FEATURES, (0.0,) * n, (1.0,) * n, (1.0,) * n, 0.0),
+                    names=SENTENCE_FEATURES)
+    path = tmp_path / "model.json"
+    ReaderModel(ranker, None, {}, 0.4, 0.5, about={}, wider_depth=5).save(path)
+    assert ReaderModel.load(path).wider_depth == 5
+    data = json.loads(path.read_text())
+    del data["wider_depth"]
+    path.write_text(json.dumps(data))
+    assert ReaderModel.load(path).wider_depth == 0

@@ -1,6 +1,7 @@
 """Retrieval: years in the question as filters, metadata filters, hybrid ranking on the real index."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from qa.retrieve import question_filters, rerank, retrieval_query, validate_filters
@@ -171,3 +172,77 @@ def test_the_service_shows_passages_in_the_answer_encoders_order(pipeline):
         assert shown == expected[:5]
         changed += shown[1:] != [h.passage.id for h in ctx.hits if h.passage.id != shown[0]][:4]
     assert changed
+
+
+def test_the_answer_search_ranks_passages_by_their_best_sentence(pipeline):
+    """Index.search_answers (FAISS over every sentence's answer vector) gives the passages whose best sentence
+    sits closest to the question in the answer encoder's space, best first, as a look at every sentence ranks
+    them; a filter keeps it to the filter's passages."""
+    index = pipeline.index
+    vector = pipeline.answer_encoder.encode(["can a teenager who was in care get help paying for university"])[0]
+    rows, scores = index.search_answers(vector, 5)
+    offsets = index.sentence_offsets
+    every = index.answer_vectors.rows(0, int(offsets[-1])).astype(np.float32) @ vector
+    best = np.asarray([every[offsets[r]:offsets[r + 1]].max() if offsets[r + 1] > offsets[r] else -np.inf
+                       for r in range(len(offsets) - 1)])
+    assert len(rows) == 5
+    np.testing.assert_allclose(scores, np.sort(best)[::-1][:5], atol=1e-3)
+    np.testing.assert_allclose(best[rows], scores, atol=1e-3)
+    allowed = pipeline.retriever.allowed_rows({"year": 2021})
+    filtered, _ = index.search_answers(vector, 5, allowed)
+    assert len(filtered) and set(filtered.tolist()) <= set(allowed.tolist())
+    assert set(filtered.tolist()) != set(rows.tolist())
+
+
+# everyday wording, written for these tests
+EVERYDAY = ("can a teenager who was in care get help paying for university",
+            "is anyone checking that the bosses know what is going on at ground level",
+            "what happens when a child turns up at hospital with bruises",
+            "is there help for kids whose mum drinks too much")
+
+
+def test_the_reader_also_reads_the_passages_only_the_answer_encoder_finds(pipeline):
+    """Besides the search's first READ_DEPTH passages, the reader reads those of the answer encoder's best
+    WIDER_DEPTH that the search left out, ranked after them with no search score; their sentences are
+    candidates. `widen=False` (what calibrate asks before it widens with an encoder not fitted on the
+    question) leaves them out. The shipped reader was fitted reading them (its model says how many)."""
+    from qa.reader import READ_DEPTH, WIDER_DEPTH
+    from qa.reader.sentences import gather
+
+    assert pipeline.reader.model.wider_depth == WIDER_DEPTH
+    widened = 0
+    for question in EVERYDAY:
+        ctx, _, _ = pipeline.prepare(question)
+        searched = [h.row for h in ctx.hits[:READ_DEPTH]]
+        best, _ = pipeline.index.search_answers(ctx.answer_vector, WIDER_DEPTH)
+        assert [h.row for h in ctx.wider] == [r for r in best.tolist() if r not in searched]
+        assert [h.rank for h in ctx.wider] == list(range(READ_DEPTH + 1, READ_DEPTH + 1 + len(ctx.wider)))
+        assert all(h.score == 0.0 for h in ctx.wider)
+        read = {c.hit.row for c in gather(ctx)}
+        assert {h.row for h in ctx.wider} <= read
+        widened += bool(ctx.wider)
+        narrow, _, _ = pipeline.prepare(question, widen=False)
+        assert narrow.wider == [] and [h.row for h in narrow.hits] == [h.row for h in ctx.hits]
+    assert widened  # the encoder finds passages the search does not for some everyday questions
+
+
+def test_calibrate_widens_a_questions_reading_as_the_service_does(pipeline):
+    """qa calibrate asks without widening, then widens with an encoder's vectors for the question and every
+    sentence of the index (out of fold there; here the shipped encoder's): the same passages the service
+    reads, their candidates gathered and labelled again."""
+    from eval.runner import GoldItem
+    from qa.reader import train
+
+    index = pipeline.index
+    corpus = pipeline.answer_encoder.encode(train._sentence_texts(index))
+    assert len(corpus) == int(index.sentence_offsets[-1])
+    for question in EVERYDAY:
+        example = train.collect(pipeline, [GoldItem("t", question, [], "", None, "other")])[0]
+        assert example.ctx.wider == []
+        before = len(example.candidates)
+        served, _, _ = pipeline.prepare(question)
+        added = train.widen(example, pipeline.answer_encoder.encode([question])[0], corpus)
+        assert added == bool(served.wider)
+        assert [h.row for h in example.ctx.wider] == [h.row for h in served.wider]
+        assert len(example.labels) == len(example.candidates) >= before
+        assert (len(example.candidates) > before) == added

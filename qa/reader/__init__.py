@@ -1,5 +1,5 @@
 """The extractive reader: read a sentence first, then narrow; say how likely the answer is right (read.py)."""
 from qa.reader.read import Reader, Reading
-from qa.reader.sentences import READ_DEPTH, Context
+from qa.reader.sentences import READ_DEPTH, WIDER_DEPTH, Context
 
-__all__ = ["READ_DEPTH", "Context", "Reader", "Reading"]
+__all__ = ["READ_DEPTH", "WIDER_DEPTH", "Context", "Reader", "Reading"]

@@ -165,6 +165,9 @@ class ReaderModel:
     about: dict = field(default_factory=dict)
     # question types whose answer must hold a span of the type asked for (qa.reader.read.lacks_asked_type)
     type_gates: frozenset[str] = frozenset()
+    # passages of the answer encoder's own search read besides the search's (qa.reader.sentences.WIDER_DEPTH):
+    # what the model was fitted reading, so a model fitted without them is served without them
+    wider_depth: int = 0
 
     @property
     def fitted(self) -> bool:
@@ -185,7 +188,8 @@ class ReaderModel:
                 "span": self.span.to_json() if self.span else None,
                 "confidence": {k: v.to_json() for k, v in self.confidence.items()},
                 "threshold": self.threshold, "span_min": self.span_min,
-                "recall_min": self.recall_min, "type_gates": sorted(self.type_gates)} | self.about
+                "recall_min": self.recall_min, "type_gates": sorted(self.type_gates),
+                "wider_depth": self.wider_depth} | self.about
         if self.ranker.kind in ("linear", "ensemble"):
             data["ranker"]["linear"] = self.ranker.linear.to_json()
         if self.ranker.kind in ("lightgbm", "ensemble"):
@@ -230,7 +234,7 @@ class ReaderModel:
         else:
             ranker = Ranker("fallback")
         about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min",
-                                                                 "recall_min", "type_gates")}
+                                                                 "recall_min", "type_gates", "wider_depth")}
         confidence: dict[str, Linear | Boosted] = {}
         for granularity, saved in data["confidence"].items():
             if saved.get("kind") == "lightgbm":
@@ -243,7 +247,8 @@ class ReaderModel:
                 confidence[granularity] = Linear.from_json(saved)
         return cls(ranker, Linear.from_json(data["span"]) if data.get("span") else None, confidence,
                    float(data["threshold"]), float(data.get("span_min", 0.5)),
-                   float(data.get("recall_min", 1.01)), about, frozenset(data.get("type_gates", ())))
+                   float(data.get("recall_min", 1.01)), about, frozenset(data.get("type_gates", ())),
+                   int(data.get("wider_depth", 0)))
 
 
 def _adapters_fingerprint(path: Path) -> str | None:

@@ -20,7 +20,8 @@ from qa.reader.memory import Recall, answered_by, support, votes
 from qa.text import tokens
 from qa.types import Aliases, Hit
 
-READ_DEPTH = 10  # passages the reader looks at
+READ_DEPTH = 10  # passages of the search the reader looks at...
+WIDER_DEPTH = 5  # ...and of the answer encoder's own search, the WIDER_DEPTH best passages by their best sentence
 
 # what a typed question's answer is: candidate extractors over one sentence, primary type first
 TYPED: dict[str, tuple[str, ...]] = {
@@ -55,6 +56,10 @@ class Context:
     word_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # its content stems, each word embedded alone
     answer_vector: np.ndarray | None = None  # the question as the answer encoder reads it (qa/reader/encoder.py)
     recalled: list[Recall] = field(default_factory=list)  # earlier questions like it (qa/reader/memory.py)
+    # passages the answer encoder ranks among its WIDER_DEPTH best that the search's READ_DEPTH missed: a
+    # question in everyday words often shares no word and little meaning with the reports' wording, which the
+    # encoder, fitted on such questions, bridges (docs/reader.md, fourteenth session)
+    wider: list[Hit] = field(default_factory=list)
 
 
 @dataclass
@@ -110,6 +115,11 @@ def _stem(word: str) -> str:
     return stemmed[0] if stemmed else word.lower()
 
 
+def read_hits(ctx: Context) -> list[Hit]:
+    """The passages the reader reads: the search's first READ_DEPTH, then the answer encoder's wider finds."""
+    return [*ctx.hits[:READ_DEPTH], *ctx.wider]
+
+
 def gather(ctx: Context) -> list[SentenceCandidate]:
     """Every sentence of the top passages with its feature row (relative features filled in last)."""
     q, index = ctx.question, ctx.index
@@ -122,7 +132,7 @@ def gather(ctx: Context) -> list[SentenceCandidate]:
     speakers = set(q.speakers)
     council_free = {t: (index.idf(t), v) for t, v in ctx.word_vectors.items() if t not in council and not t.isdigit()}
     rows: list[SentenceCandidate] = []
-    for hit in ctx.hits[:READ_DEPTH]:
+    for hit in read_hits(ctx):
         passage = hit.passage
         if not passage.sentences:
             continue

@@ -24,7 +24,7 @@ from qa.reader import Reader
 from qa.reader import features as F
 from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Boosted, Linear, Ranker, ReaderModel
 from qa.reader.narrow import SPAN_FEATURES, span_rows
-from qa.reader.sentences import TYPED, Context, SentenceCandidate, gather
+from qa.reader.sentences import READ_DEPTH, TYPED, WIDER_DEPTH, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Example:
     given: tuple[Answer, Hit] | None
     labels: np.ndarray  # 1 for each candidate sentence that answers
     group: str
+    relaxed: bool = False  # the filters the question states were dropped to find passages: the reader abstains
 
 
 def right(prediction: str | None, answers: list[str]) -> bool:
@@ -67,17 +68,47 @@ def collect(pipeline, items, asks_grade: list[bool] | None = None,
     for n, item in enumerate(items):
         ctx, _, relaxed = pipeline.prepare(item.question, top_k=5,
                                            asks_grade=None if asks_grade is None else asks_grade[n],
-                                           memory_exclude=frozenset() if forget is None else forget[n])
+                                           memory_exclude=frozenset() if forget is None else forget[n], widen=False)
         candidates = [] if relaxed else gather(ctx)
         given = None if relaxed else structured.structured_answer(ctx)
-        evidence = metrics.normalise_answer(item.evidence)
-        labels = np.zeros(len(candidates), dtype=int)
-        for i, c in enumerate(candidates):
-            in_evidence = not evidence or evidence in metrics.normalise_answer(c.hit.passage.text)
-            labels[i] = int(in_evidence and right(c.text, item.answers))
         group = metrics.normalise_answer(item.evidence)[:60] or item.id
-        examples.append(Example(item.id, item.answers, item.evidence, ctx, candidates, given, labels, group))
+        examples.append(Example(item.id, item.answers, item.evidence, ctx, candidates, given,
+                                _labels(candidates, item.answers, item.evidence), group, bool(relaxed)))
     return examples
+
+
+def _labels(candidates: list[SentenceCandidate], answers: list[str], evidence: str) -> np.ndarray:
+    """1 for each candidate sentence that answers: right, and in the evidence passage."""
+    evidence = metrics.normalise_answer(evidence)
+    return np.asarray([int((not evidence or evidence in metrics.normalise_answer(c.hit.passage.text))
+                           and right(c.text, answers)) for c in candidates], dtype=int)
+
+
+def widen(ex: Example, question: np.ndarray, sentences: np.ndarray) -> bool:
+    """Read, besides the search's passages, those an answer encoder not fitted on this question ranks among
+    its WIDER_DEPTH best (by their best sentence: `question` against every sentence of the index, `sentences`,
+    in index order), as the service does with the shipped encoder (Pipeline.prepare); gather and label the
+    candidates again. False when nothing was added."""
+    from qa.retrieve import hits_for_rows
+
+    ctx = ex.ctx
+    if ex.relaxed or not ctx.hits:
+        return False
+    offsets = np.asarray(ctx.index.sentence_offsets)
+    scores = sentences @ question
+    rows = np.arange(len(offsets) - 1) if ctx.scope is None else np.asarray(ctx.scope, dtype=np.int64)
+    rows = rows[offsets[rows + 1] > offsets[rows]]  # passages with sentences
+    if not len(rows):
+        return False
+    best = np.asarray([scores[offsets[r]:offsets[r + 1]].max() for r in rows])
+    chosen = rows[np.argsort(-best, kind="stable")[:WIDER_DEPTH]]
+    read = {h.row for h in ctx.hits[:READ_DEPTH]}
+    ctx.wider = hits_for_rows(ctx.index, [int(r) for r in chosen if int(r) not in read], READ_DEPTH + 1)
+    if not ctx.wider:
+        return False
+    ex.candidates = gather(ctx)
+    ex.labels = _labels(ex.candidates, ex.answers, ex.evidence)
+    return True
 
 
 def forgotten(sources: list[str]) -> list[frozenset[str]]:
@@ -152,19 +183,35 @@ def _reference_texts(index) -> list[str]:
     return texts
 
 
+def _sentence_texts(index) -> list[str]:
+    """Every sentence of the index, in index order (the rows of its sentence vectors)."""
+    texts = []
+    for row in range(len(index.passages)):
+        passage = index.passages[row]
+        texts += [passage.text[a:b] for a, b in passage.sentences]
+    return texts
+
+
 def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
     """Per fold, adapters fitted on the other folds encode the held-out questions and their candidate
     sentences, so the ranker and the confidence learn what the encoder is worth on questions it was not
-    fitted on. Returns the share of questions whose answering sentence the tuned cosine ranks first, and
-    the base model's cosine, out of fold."""
+    fitted on; the same adapters find the passages the reader reads besides the search's (`widen`). Returns
+    the share of questions whose answering sentence the tuned cosine ranks first, and the base model's
+    cosine, out of fold, and the share of questions whose reading was widened."""
     from qa.reader.encoder_fit import Scorer, fit_adapters
     from qa.writer import hubness_against
 
     reference_texts = _reference_texts(examples[0].ctx.index) if examples else []
-    for number, (train, test) in enumerate(_folds(examples), start=1):
+    corpus_texts = _sentence_texts(examples[0].ctx.index) if examples else []
+    folds = _folds(examples)
+    pairs = [_pairs([ex]) for ex in examples]  # before any fold widens its questions' reading
+    widened = 0
+    for number, (train, test) in enumerate(folds, start=1):
         log.info("answer encoder, fold %d of %d: fitting adapters on %d questions", number, FOLDS, len(train))
-        scorer = Scorer(fit_adapters(_pairs([examples[i] for i in train])))
+        scorer = Scorer(fit_adapters([p for i in train for p in pairs[i]]))
         questions = scorer.encode([examples[i].ctx.question.text for i in test])
+        corpus = scorer.encode(corpus_texts)
+        widened += sum(widen(examples[i], question, corpus) for i, question in zip(test, questions))
         reference = scorer.encode(reference_texts)
         texts = list(dict.fromkeys(c.text for i in test for c in examples[i].candidates))
         encoded = scorer.encode(texts)
@@ -182,7 +229,8 @@ def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
             tuned.append(ex.labels[int(np.argmax(rows[:, F.SENTENCE_FEATURES.index("answer_dense")]))])
             base.append(ex.labels[int(np.argmax(rows[:, F.SENTENCE_FEATURES.index("dense_question")]))])
     return {"tuned": round(float(np.mean(tuned)), 4) if tuned else 0.0,
-            "base": round(float(np.mean(base)), 4) if base else 0.0}
+            "base": round(float(np.mean(base)), 4) if base else 0.0,
+            "widened": round(widened / len(examples), 4) if examples else 0.0}
 
 
 def _ranker_data(examples: list[Example]) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -541,6 +589,7 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     by_set = held_out[confidence_kind]
     model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes, confidence_kind),
                         round(float(threshold), 4), span_min, recall_min, type_gates=type_gates,
+                        wider_depth=WIDER_DEPTH,
                         about={"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
                                "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
                                "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in held_out.items()},
