@@ -81,8 +81,8 @@ MAX_VOCABULARY = 100_000  # words embedded for alias look-ups: the most frequent
 PIPELINE_VERSION = "clean-2/chunk-4/words-3"  # bump when cleaning or chunking changes what passages say
 KEEP_VERSIONS = 2
 HUB_NEIGHBOURS = 30  # a sentence's hubness: mean cosine of its nearest this many sentences...
-ANSWER_SEARCH_BREADTH = 4  # sentences fetched a passage wanted by Index.search_answers (several share a passage)
 HUB_SAMPLE = 4096  # ...among a fixed sample of this many (all of them in a corpus this size or smaller)
+ANSWER_SEARCH_BREADTH = 4  # sentences first fetched a passage wanted by Index.search_answers (passages hold several)
 
 
 class IndexNotReady(RuntimeError):
@@ -457,15 +457,21 @@ class Index:
             selector = faiss.IDSelectorBatch(sentences)
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.answer_search.nprobe)
                       if isinstance(self.answer_search, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
-        wanted = min(int(offsets[-1]), k * ANSWER_SEARCH_BREADTH)  # a passage may hold several of the best
+        total = int(offsets[-1]) if allowed is None else len(sentences)
+        wanted = min(total, k * ANSWER_SEARCH_BREADTH)
         if wanted <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self.answer_search.search(query.reshape(1, -1).astype(np.float32), wanted, params=params)
-        keep = ids[0] >= 0
-        rows = np.searchsorted(offsets, ids[0][keep], side="right") - 1
-        best: dict[int, float] = {}
-        for row, score in zip(rows.tolist(), scores[0][keep].tolist()):
-            best.setdefault(int(row), float(score))  # FAISS returns the best first
+        vector = query.reshape(1, -1).astype(np.float32)
+        while True:  # until k passages are found, or every sentence has been looked at
+            scores, ids = self.answer_search.search(vector, wanted, params=params)
+            keep = ids[0] >= 0
+            rows = np.searchsorted(offsets, ids[0][keep], side="right") - 1
+            best: dict[int, float] = {}
+            for row, score in zip(rows.tolist(), scores[0][keep].tolist()):
+                best.setdefault(int(row), float(score))  # FAISS returns the best first
+            if len(best) >= k or wanted >= total:
+                break
+            wanted = min(total, wanted * 2)
         chosen = list(best.items())[:k]
         return (np.asarray([r for r, _ in chosen], dtype=np.int64), np.asarray([v for _, v in chosen], dtype=np.float32))
 
