@@ -34,12 +34,9 @@ WIDER = (0, 1, 3, 5, 10)
 
 def corpus_answer_vectors(index, scorer) -> tuple[np.ndarray, np.ndarray]:
     """Every sentence of the index as `scorer` encodes it, and where each passage's sentences start."""
-    texts, offsets = [], [0]
-    for row in range(len(index.passages)):
-        passage = index.passages[row]
-        texts.extend(passage.text[a:b] for a, b in passage.sentences)
-        offsets.append(len(texts))
-    return scorer.encode(texts), np.asarray(offsets)
+    from qa.reader.train import sentence_texts
+
+    return scorer.encode(sentence_texts(index)), np.asarray(index.sentence_offsets)
 
 
 def main() -> None:

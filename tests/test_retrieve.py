@@ -234,7 +234,7 @@ def test_calibrate_widens_a_questions_reading_as_the_service_does(pipeline):
     from qa.reader import train
 
     index = pipeline.index
-    corpus = pipeline.answer_encoder.encode(train._sentence_texts(index))
+    corpus = pipeline.answer_encoder.encode(train.sentence_texts(index))
     assert len(corpus) == int(index.sentence_offsets[-1])
     for question in EVERYDAY:
         example = train.collect(pipeline, [GoldItem("t", question, [], "", None, "other")])[0]

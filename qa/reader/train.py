@@ -28,6 +28,7 @@ from qa.reader.sentences import READ_DEPTH, TYPED, WIDER_DEPTH, Context, Sentenc
 from qa.types import Answer, Hit
 
 if TYPE_CHECKING:
+    from qa.index import Index
     from qa.reader.asks import GradeAsked
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def _reference_texts(index) -> list[str]:
     return texts
 
 
-def _sentence_texts(index) -> list[str]:
+def sentence_texts(index: "Index") -> list[str]:
     """Every sentence of the index, in index order (the rows of its sentence vectors)."""
     texts = []
     for row in range(len(index.passages)):
@@ -202,7 +203,7 @@ def answer_encoder_out_of_fold(examples: list[Example]) -> dict[str, float]:
     from qa.writer import hubness_against
 
     reference_texts = _reference_texts(examples[0].ctx.index) if examples else []
-    corpus_texts = _sentence_texts(examples[0].ctx.index) if examples else []
+    corpus_texts = sentence_texts(examples[0].ctx.index) if examples else []
     folds = _folds(examples)
     pairs = [_pairs([ex]) for ex in examples]  # before any fold widens its questions' reading
     widened = 0
