@@ -453,7 +453,7 @@ class Index:
             if len(allowed) == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
             allowed = np.asarray(allowed, dtype=np.int64)
-            sentences = np.concatenate([np.arange(offsets[r], offsets[r + 1]) for r in allowed]).astype(np.int64)
+            sentences = sentence_rows(offsets, allowed)
             selector = faiss.IDSelectorBatch(sentences)
             params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.answer_search.nprobe)
                       if isinstance(self.answer_search, faiss.IndexIVF) else faiss.SearchParameters(sel=selector))
@@ -585,6 +585,19 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- reading
+
+def sentence_rows(offsets: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The sentence ids of passage `rows` (sentences of row r are offsets[r]..offsets[r + 1]), in one vectorised
+    pass: a filter allowing 100k passages of a 1M index expands in milliseconds, not a Python loop's second."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.asarray(offsets, dtype=np.int64)[rows]
+    lengths = np.asarray(offsets, dtype=np.int64)[rows + 1] - starts
+    if not len(rows) or not lengths.sum():
+        return np.zeros(0, dtype=np.int64)
+    # each sentence id is its passage's first id plus its place within the passage
+    places = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + places
+
 
 def _read_faiss(path: Path) -> faiss.Index:
     """A FAISS index from disk, memory-mapped where FAISS allows, so several server processes share one copy."""

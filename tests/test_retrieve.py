@@ -194,6 +194,17 @@ def test_the_answer_search_ranks_passages_by_their_best_sentence(pipeline):
     assert set(filtered.tolist()) != set(rows.tolist())
 
 
+def test_a_filters_passages_expand_to_exactly_their_sentences():
+    """The answer search keeps to a filter by the sentence ids of the passages it allows: every sentence of
+    each allowed passage, none of another, passages without sentences adding nothing."""
+    from qa.index import sentence_rows
+
+    offsets = np.asarray([0, 3, 3, 4, 9, 11])  # five passages; the second has no sentences
+    np.testing.assert_array_equal(sentence_rows(offsets, np.asarray([0, 1, 3])), [0, 1, 2, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(sentence_rows(offsets, np.asarray([4, 2])), [9, 10, 3])
+    assert len(sentence_rows(offsets, np.asarray([1]))) == 0 and len(sentence_rows(offsets, np.asarray([], int))) == 0
+
+
 # everyday wording, written for these tests
 EVERYDAY = ("can a teenager who was in care get help paying for university",
             "is anyone checking that the bosses know what is going on at ground level",
