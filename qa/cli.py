@@ -167,6 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from eval.runner import calibrate
 
+    logging.getLogger("qa").setLevel(logging.INFO)  # it runs for most of an hour: say which stage it is at
     return calibrate([Path(g) for g in args.gold] if args.gold else None, index_dir=Path(args.index))
 
 
