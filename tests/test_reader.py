@@ -100,6 +100,19 @@ def test_a_grade_comes_from_the_judgement_table_of_the_council_asked_about(eastm
     assert reply["answer"]["sentence"]["text"].startswith("The experiences and progress of care leavers")
 
 
+def test_grades_from_the_judgement_table_share_the_confidence_their_kind_earned(eastmoor):
+    """Two grades read from the table, asked in different words, are as likely right as grades were out of
+    fold: the confidence is their kind's rate, not whichever sentence the ranker liked best."""
+    from qa.reader.read import judged_as
+
+    rate = eastmoor.reader.model.confidence.get(judged_as("grade"))
+    assert rate is not None, "the shipped model judges grades by their rate (qa calibrate saw enough of them)"
+    expected = rate.probability(np.zeros(1))[0]
+    for question in ("How were care leavers in Eastmoor judged?", "what grade did eastmoor get overall"):
+        answer = eastmoor.ask(question)["answer"]
+        assert answer["type"] == "grade" and answer["confidence"] == pytest.approx(expected, abs=1e-4)
+
+
 @pytest.mark.parametrize("question", [
     "How many swimming lessons do children in care in Eastmoor get each year?",
     "What did inspectors say about the Eastmoor youth orchestra?",
@@ -225,6 +238,46 @@ def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):
     assert loaded.confidence["span"] is loaded.confidence["sentence"]
     assert np.allclose(loaded.confidence["sentence"].probability(rows), probabilities)
     assert loaded.confidence_of(rows[0], "span") == pytest.approx(float(probabilities[0]))
+
+
+def test_answers_from_the_reports_own_data_are_judged_by_how_often_their_kind_was_right(tmp_path):
+    """A grade from the judgement tables or what an abbreviation stands for is right or wrong for other reasons
+    than a sentence's fit: such an answer's confidence is the rate at which its kind was right out of fold
+    (smoothed), once enough were seen; a kind seen too rarely is judged by the models, as any answer is."""
+    from dataclasses import replace
+
+    from qa.reader.features import SENTENCE_FEATURES
+    from qa.reader.model import Linear, Ranker, Rate, ReaderModel
+    from qa.reader.train import RATE_MIN, _probabilities, fit_confidence
+
+    read, _ = _outcomes(5)
+    expansions = [replace(o, granularity="span", right=True, data_kind="data:expansion") for o in read[:RATE_MIN]]
+    lists = [replace(o, granularity="sentence", right=i == 0, data_kind="data:list")
+             for i, o in enumerate(read[RATE_MIN:3 * RATE_MIN])]
+    headlines = [replace(o, granularity="sentence", right=True, data_kind="data:summary")
+                 for o in read[3 * RATE_MIN:4 * RATE_MIN - 1]]
+    outcomes = expansions + lists + headlines + read[4 * RATE_MIN:]
+    models = fit_confidence(outcomes)
+    assert models["data:expansion"] == Rate(RATE_MIN, RATE_MIN) and models["data:list"] == Rate(2 * RATE_MIN, 1)
+    assert "data:summary" not in models  # too few: the models judge them
+    probabilities = _probabilities(models, outcomes)
+    assert set(probabilities[:RATE_MIN].round(6)) == {round((RATE_MIN + 1) / (RATE_MIN + 2), 6)}
+    assert set(probabilities[RATE_MIN:3 * RATE_MIN].round(6)) == {round(2 / (2 * RATE_MIN + 2), 6)}
+    headline = headlines[0]
+    assert probabilities[3 * RATE_MIN] == pytest.approx(float(models["sentence"].probability(headline.row)[0]))
+
+    n = len(SENTENCE_FEATURES)
+    ranker = Ranker("linear", linear=Linear(SENTENCE_FEATURES, (0.0,) * n, (1.0,) * n, (1.0,) * n, 0.0),
+                    names=SENTENCE_FEATURES)
+    path = tmp_path / "model.json"
+    ReaderModel(ranker, None, models, 0.4, 0.5, about={}).save(path)
+    loaded = ReaderModel.load(path)
+    assert loaded.fitted and loaded.confidence["data:list"] == Rate(2 * RATE_MIN, 1)
+    row = expansions[0].row
+    assert loaded.confidence_of(row, "span", "data:expansion") == pytest.approx((RATE_MIN + 1) / (RATE_MIN + 2))
+    assert loaded.confidence_of(row, "span", "data:summary") == pytest.approx(
+        float(models["span"].probability(row)[0]))
+    assert loaded.confidence_of(row, "span") == loaded.confidence_of(row, "span", "data:summary")
 
 
 def test_a_reader_reads_the_answer_encoders_passages_only_when_it_was_fitted_reading_them(tmp_path):

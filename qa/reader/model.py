@@ -7,6 +7,8 @@
   fits both and keeps the one that breaks its promise least with each question set held out in turn:
   confidently wrong share plus ECE, AURC breaking ties), fitted on out-of-fold answers over every question
   set pooled, and the abstention threshold;
+- for each kind of answer from the reports' own data seen often enough (grades, expansions, improvement
+  lists), how often it was right out of fold: such an answer's confidence;
 - the answer encoder's adapters (answer_adapters.npz, qa/reader/encoder.py), whose fingerprint the model
   records: a model fitted with other adapters than those beside it is not used;
 - beside them, the grade-asked model (grade_asked.json, qa/reader/asks.py), which the question's analysis
@@ -103,6 +105,27 @@ class Boosted:
         return cls(names, lgb.train(CONFIDENCE_BOOSTING, data, num_boost_round=CONFIDENCE_ROUNDS))
 
 
+@dataclass(frozen=True)
+class Rate:
+    """P(answer right) for every answer of one kind from the reports' own data (a grade from the judgement
+    tables, what an abbreviation stands for, an improvement list): how often such answers were right out of
+    fold, smoothed (right + 1) / (answers + 2). They are right or wrong for other reasons than a sentence's
+    fit, so the sentence features the confidence models read say little about them."""
+
+    answers: int
+    right: int
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(np.atleast_2d(x)), (self.right + 1) / (self.answers + 2))
+
+    def to_json(self) -> dict:
+        return {"kind": "rate", "answers": self.answers, "right": self.right}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Rate":
+        return cls(int(data["answers"]), int(data["right"]))
+
+
 # LambdaMART settings tried by `qa calibrate`: as set (""), slower and longer, or each tree on half the features
 LIGHTGBM_SETTINGS: dict[str, dict] = {"": {}, "slow": {"learning_rate": 0.03, "rounds": 300},
                                       "half-features": {"feature_fraction": 0.5, "rounds": 200}}
@@ -158,7 +181,9 @@ class Ranker:
 class ReaderModel:
     ranker: Ranker
     span: Linear | None = None
-    confidence: dict[str, Linear | Boosted] = field(default_factory=dict)  # by granularity: "span", "sentence"
+    # by granularity ("span", "sentence"), and by the kind of an answer from the reports' own data
+    # ("data:grade", "data:expansion", ...: qa.reader.read.judged_as), where enough were seen out of fold
+    confidence: dict[str, Linear | Boosted | Rate] = field(default_factory=dict)
     threshold: float = 0.5
     span_min: float = 0.5  # narrow to the span when P(span right | sentence right) reaches this
     recall_min: float = 1.01  # narrow to an earlier question's answer when it is this similar (qa.reader.memory)
@@ -173,8 +198,11 @@ class ReaderModel:
     def fitted(self) -> bool:
         return self.ranker.kind != "fallback" and bool(self.confidence)
 
-    def confidence_of(self, x: np.ndarray, granularity: str) -> float:
-        model = self.confidence.get(granularity) or self.confidence.get("sentence")
+    def confidence_of(self, x: np.ndarray, granularity: str, judged_as: str | None = None) -> float:
+        """P(answer right): by the model for `judged_as` (an answer from the reports' own data) when there is
+        one, else by its granularity's."""
+        model = (self.confidence.get(judged_as) if judged_as else None) or self.confidence.get(granularity) \
+            or self.confidence.get("sentence")
         if model is None:
             from qa.reader.features import CONFIDENCE_FEATURES
 
@@ -194,7 +222,7 @@ class ReaderModel:
             data["ranker"]["linear"] = self.ranker.linear.to_json()
         if self.ranker.kind in ("lightgbm", "ensemble"):
             ranker_path.write_text(self.ranker.booster.model_to_string(), encoding="utf-8")
-        boosted = {id(m): m for m in self.confidence.values() if isinstance(m, Boosted)}
+        boosted = {id(m): m for m in self.confidence.values() if isinstance(m, Boosted)}  # spans and sentences
         if len(boosted) > 1:
             raise ValueError("one boosted confidence model at most (spans and sentences pooled)")
         for model in boosted.values():
@@ -215,7 +243,8 @@ class ReaderModel:
         names = tuple(data["ranker"].get("features", ()))
         expected = {"ranker": SENTENCE_FEATURES, "span": SPAN_FEATURES, "confidence": CONFIDENCE_FEATURES}
         stale = names != SENTENCE_FEATURES or (data.get("span") and tuple(data["span"]["features"]) != SPAN_FEATURES) \
-            or any(tuple(m["features"]) != expected["confidence"] for m in data["confidence"].values())
+            or any(tuple(m["features"]) != expected["confidence"] for m in data["confidence"].values()
+                   if m.get("kind") != "rate")
         if stale:
             log.warning("reader model in %s was fitted on other features: run `qa calibrate`", path)
             return cls(Ranker("fallback"))
@@ -235,9 +264,11 @@ class ReaderModel:
             ranker = Ranker("fallback")
         about = {k: v for k, v in data.items() if k not in ("ranker", "span", "confidence", "threshold", "span_min",
                                                                  "recall_min", "type_gates", "wider_depth")}
-        confidence: dict[str, Linear | Boosted] = {}
+        confidence: dict[str, Linear | Boosted | Rate] = {}
         for granularity, saved in data["confidence"].items():
-            if saved.get("kind") == "lightgbm":
+            if saved.get("kind") == "rate":
+                confidence[granularity] = Rate.from_json(saved)
+            elif saved.get("kind") == "lightgbm":
                 import lightgbm as lgb
 
                 shared = next((m for m in confidence.values() if isinstance(m, Boosted)), None)

@@ -11,7 +11,8 @@
    as similar as the fitted cut was answered with a part of the chosen sentence (qa.reader.memory), the
    answer is that part; otherwise the sentence is the answer.
 4. A confidence model fitted on out-of-fold answers over every question set says how likely the
-   answer shown is right; below the fitted threshold the reader abstains.
+   answer shown is right; an answer from the reports' own data is as likely right as answers of its kind
+   were out of fold (qa.reader.model.Rate). Below the fitted threshold the reader abstains.
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class Reader:
             granularity = "span" if answer.type in SPAN_ANSWERS else "sentence"
             a, b = _sentence_around(hit, answer.start, answer.end)
             row = self._confidence_row(ctx, candidates[top] if top is not None else None, ranking, 1.0, True)
-            return self._finish(answer, hit, granularity, a, b, row), hit
+            return self._finish(answer, hit, granularity, a, b, row, judged_as(answer.type)), hit
         if top is None:
             return None
         chosen = candidates[top]
@@ -151,10 +152,17 @@ class Reader:
         return np.asarray([values[n] for n in F.CONFIDENCE_FEATURES], dtype=np.float32)
 
     def _finish(self, answer: Answer, hit: Hit, granularity: str, sentence_start: int, sentence_end: int,
-                row: np.ndarray) -> Answer:
-        confidence = self.model.confidence_of(row, granularity)
+                row: np.ndarray, data_kind: str | None = None) -> Answer:
+        confidence = self.model.confidence_of(row, granularity, data_kind)
         return replace(answer, confidence=confidence, features=tuple(float(v) for v in row),
                        granularity=granularity, sentence_start=sentence_start, sentence_end=sentence_end)
+
+
+def judged_as(answer_type: str) -> str:
+    """The confidence entry of an answer from the reports' own data ('data:grade', 'data:expansion', ...): the
+    rate at which answers of its kind were right out of fold (qa.reader.model.Rate), when `qa calibrate` saw
+    enough of them; its granularity's model otherwise."""
+    return f"data:{answer_type}"
 
 
 # what a typed question asks for, as a notice names it

@@ -22,8 +22,9 @@ import numpy as np
 from qa import metrics
 from qa.reader import Reader
 from qa.reader import features as F
-from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Boosted, Linear, Ranker, ReaderModel
+from qa.reader.model import LIGHTGBM_SETTINGS, MODEL_FILE, Boosted, Linear, Ranker, Rate, ReaderModel
 from qa.reader.narrow import SPAN_FEATURES, span_rows
+from qa.reader.read import judged_as
 from qa.reader.sentences import READ_DEPTH, TYPED, WIDER_DEPTH, Context, SentenceCandidate, gather
 from qa.types import Answer, Hit
 
@@ -309,6 +310,7 @@ class Outcome:
     f1: float
     holds: bool
     text: str | None
+    data_kind: str | None = None  # an answer from the reports' own data: its confidence entry (qa.reader.read.judged_as)
 
 
 def out_of_fold(examples: list[Example], kind: str, span_min: float,
@@ -329,9 +331,11 @@ def out_of_fold(examples: list[Example], kind: str, span_min: float,
                                       0.0, False, None)
                 continue
             answer, _ = found
+            from_data = bool(answer.features[F.CONFIDENCE_FEATURES.index("structured")])
             outcomes[i] = Outcome(np.asarray(answer.features), answer.granularity, right(answer.text, ex.answers),
                                   bool(ex.answers), metrics.f1_score(answer.text, ex.answers),
-                                  bool(ex.answers) and metrics.holds(answer.text, ex.answers), answer.text)
+                                  bool(ex.answers) and metrics.holds(answer.text, ex.answers), answer.text,
+                                  judged_as(answer.type) if from_data else None)
     return [o for o in outcomes if o is not None], top1
 
 
@@ -412,7 +416,26 @@ def gate(examples: list[Example], outcomes: list[Outcome], gated: frozenset[str]
 CONFIDENCE_KINDS = ("linear", "lightgbm")
 
 
-def fit_confidence(outcomes: list[Outcome], kind: str = "linear") -> dict[str, Linear | Boosted]:
+RATE_MIN = 10  # answers of one kind from the reports' own data, out of fold, before that kind is judged by its rate
+
+
+def data_rates(outcomes: list[Outcome]) -> dict[str, Rate]:
+    """For each kind of answer from the reports' own data given at least RATE_MIN times, how often it was right."""
+    counts: dict[str, list[bool]] = {}
+    for o in outcomes:
+        if o.data_kind and o.granularity != "none":
+            counts.setdefault(o.data_kind, []).append(o.right)
+    return {k: Rate(len(v), sum(v)) for k, v in sorted(counts.items()) if len(v) >= RATE_MIN}
+
+
+def fit_confidence(outcomes: list[Outcome], kind: str = "linear") -> dict[str, Linear | Boosted | Rate]:
+    """The confidence models by granularity (`kind`: a logistic regression or boosted trees, fitted on every
+    answer given), and the rate of each kind of answer from the reports' own data seen often enough, which
+    judges those answers instead (their sentence features say little about them)."""
+    return _fit_models(outcomes, kind) | data_rates(outcomes)
+
+
+def _fit_models(outcomes: list[Outcome], kind: str) -> dict[str, Linear | Boosted]:
     given = [o for o in outcomes if o.granularity != "none"]
     if kind == "lightgbm":  # spans and sentences pooled: the trees split on is_span and span_prob themselves
         model = Boosted.fit(np.stack([o.row for o in given]), np.asarray([o.right for o in given]),
@@ -442,10 +465,11 @@ def cross_validated_confidence(outcomes: list[Outcome], groups: list[str], kind:
     return probabilities
 
 
-def _probabilities(models: dict[str, Linear | Boosted], outcomes: list[Outcome]) -> np.ndarray:
-    """Each answer's confidence by its granularity's model; 0 where the reader gave none."""
-    return np.asarray([float(models[o.granularity].probability(o.row)[0]) if o.granularity != "none" else 0.0
-                       for o in outcomes])
+def _probabilities(models: dict[str, Linear | Boosted | Rate], outcomes: list[Outcome]) -> np.ndarray:
+    """Each answer's confidence as the reader gives it (its kind's rate, else its granularity's model); 0 where
+    the reader gave none."""
+    return np.asarray([float(((models.get(o.data_kind) if o.data_kind else None) or models[o.granularity])
+                             .probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in outcomes])
 
 
 WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
@@ -625,6 +649,9 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
              "confidence, AURC out of fold: " + ", ".join(f"{k} {v}" for k, v in scored.items())
              + "; each set held out, confidently wrong share + ECE: "
              + ", ".join(f"{k} {_broken_promise(v)}" for k, v in held_out.items()) + f" -> {confidence_kind}",
+             "answers from the reports' own data, out of fold (answers/right), judged by their rate from "
+             + str(RATE_MIN) + " on: " + (", ".join(f"{k} {r.answers}/{r.right}" for k, r in data_rates(outcomes).items())
+                                          or "none"),
              f"threshold {threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in report.items())]
     if by_set:
         lines.append(f"each of the {by_set['sets']} sets held out in turn (what a new batch should show), mean: "
