@@ -124,18 +124,16 @@ def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, li
     not), and for each training question its judgement by a model not fitted on it (the answerable ones out
     of fold, the rest by the final model), with how well it tells them apart, out of fold, among the
     questions the rules type as grade questions; and each question's vector and type as the pipeline reads them."""
-    from qa.reader.asks import fit, frame, is_grade
+    from qa.reader.asks import fit, is_grade
 
     contexts = [pipeline.prepare(item.question, top_k=5, asks_grade=True)[0] for item in items]
-    authorities = pipeline.index.authority_words()
-    frames = pipeline.embedder.encode([frame(c.question.text, c.question.area, authorities) for c in contexts])
     answerable = [i for i, item in enumerate(items) if item.answers and contexts[i].question_vector is not None]
-    vectors = np.stack([frames[i] for i in answerable])
+    vectors = np.stack([contexts[i].question_vector for i in answerable])
     labels = np.array([any(is_grade(a) for a in items[i].answers) for i in answerable], dtype=int)
     groups = [metrics.normalise_answer(items[i].evidence)[:60] or items[i].id for i in answerable]
     ruled = np.array([contexts[i].question.type in ("grade", "history") for i in answerable])
     model, out_of_fold, report = fit(vectors, labels, groups, ruled)
-    asks = [model.asks(f) for f in frames]
+    asks = [model.asks(c.question_vector) for c in contexts]
     for i, p in zip(answerable, out_of_fold):
         asks[i] = bool(p >= model.cut)
     return model, asks, report, [c.question_vector for c in contexts], [c.question.type for c in contexts]
@@ -376,7 +374,6 @@ def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> di
             if pairs else 0.0 for cut in RECALL_CUTS}
 
 
-WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
 GATE_MIN = 10  # answers of a type that hold nothing of it, out of fold, before the type may be gated
 
 
@@ -388,26 +385,16 @@ def _holds_nothing_asked(ex: Example, o: Outcome) -> bool:
         ex.ctx.question, o.text or "", bool(o.row[F.CONFIDENCE_FEATURES.index("structured")]))
 
 
-def gate_rate(answers: int, right: int) -> float:
-    """How often an answer of a kind is right, from `right` of `answers` seen, smoothed (Laplace): 0 of 10 is
-    not taken as never, 4 of 224 not as often."""
-    return (right + 1) / (answers + 2)
-
-
-def fit_type_gates(examples: list[Example], outcomes: list[Outcome],
-                   cost: float = WRONG_COST) -> tuple[frozenset[str], dict]:
-    """The typed question types (how many, how much, what number to ring, ...) whose answers that held no span
-    of the type asked for were, out of fold and over at least GATE_MIN of them, right less often than a wrong
-    answer's `cost` allows (their smoothed rate under cost / (1 + cost), where giving them loses more than it
-    gains, as `choose_threshold` counts); with the counts for every type. The reader withholds such answers
-    (qa.reader.read.lacks_asked_type). A rule that gated only types never right out of fold flipped on one
-    right answer in two hundred (session 16, docs/reader.md)."""
+def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[frozenset[str], dict]:
+    """The typed question types (how many, how much, what number to ring, ...) whose answers, out of fold, were
+    never right when they held no span of the type asked for, over at least GATE_MIN such answers; with the
+    counts for every type. The reader withholds such answers (qa.reader.read.lacks_asked_type)."""
     counts: dict[str, tuple[int, int]] = {}
     for ex, o in zip(examples, outcomes):
         if _holds_nothing_asked(ex, o):
             n, r = counts.get(ex.ctx.question.type, (0, 0))
             counts[ex.ctx.question.type] = (n + 1, r + int(o.right))
-    gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and gate_rate(n, r) < cost / (1 + cost))
+    gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and r == 0)
     return gated, {t: {"answers": n, "right": r} for t, (n, r) in sorted(counts.items())}
 
 
@@ -483,6 +470,9 @@ def _probabilities(models: dict[str, Linear | Boosted | Rate], outcomes: list[Ou
     the reader gave none."""
     return np.asarray([float(((models.get(o.data_kind) if o.data_kind else None) or models[o.granularity])
                              .probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in outcomes])
+
+
+WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
 
 
 def choose_threshold(probabilities: list[float], right: list[bool], cost: float = WRONG_COST) -> float:
