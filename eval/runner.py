@@ -363,13 +363,24 @@ def training_sets(folder: Path = EVAL_DIR) -> list[Path]:
     return sorted(p for p in folder.glob("*.jsonl") if not p.name.startswith("unseen-"))
 
 
-def calibrate(sets: list[Path] | None, index_dir: Path) -> int:
-    """Refit the reader (sentence ranker, span scorer, confidence) on the training sets and save it."""
-    from qa.pipeline import Pipeline
+def calibrate(sets: list[Path] | None, index_dir: Path, keep_outcomes: Path | None = None,
+              confidence_only: Path | None = None) -> int:
+    """Refit the reader (sentence ranker, span scorer, confidence) on the training sets and save it; or, given
+    `confidence_only` (answers a refit kept with `keep_outcomes`), refit only its confidence and threshold."""
     from qa.reader.model import MODEL_FILE
-    from qa.reader.train import fit_and_save
+    from qa.reader.train import fit_and_save, refit_confidence
+
+    if confidence_only is not None:
+        if not confidence_only.is_file():
+            print(f"error: no kept answers at {confidence_only} (`qa calibrate --keep-outcomes FILE` keeps them)",
+                  file=sys.stderr)
+            return 2
+        print(refit_confidence(confidence_only))
+        print(f"saved to {MODEL_FILE}")
+        return 0
+    from qa.pipeline import Pipeline
 
     chosen = sets or training_sets()
-    print(fit_and_save(Pipeline(index_dir), chosen))
+    print(fit_and_save(Pipeline(index_dir), chosen, keep_outcomes=keep_outcomes))
     print(f"saved to {MODEL_FILE}")
     return 0

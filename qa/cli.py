@@ -168,7 +168,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from eval.runner import calibrate
 
     logging.getLogger("qa").setLevel(logging.INFO)  # it runs for most of an hour: say which stage it is at
-    return calibrate([Path(g) for g in args.gold] if args.gold else None, index_dir=Path(args.index))
+    return calibrate([Path(g) for g in args.gold] if args.gold else None, index_dir=Path(args.index),
+                     keep_outcomes=Path(args.keep_outcomes) if args.keep_outcomes else None,
+                     confidence_only=Path(args.confidence_only) if args.confidence_only else None)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -261,6 +263,11 @@ def parser() -> argparse.ArgumentParser:
                                               "the cross-validated figures and save qa/reader/model.json."))
     p.add_argument("--gold", action="append", metavar="FILE",
                    help="a question set to fit on (repeatable; default every eval/*.jsonl but eval/unseen-*)")
+    p.add_argument("--keep-outcomes", metavar="FILE",
+                   help="also save the out-of-fold answers to FILE, for --confidence-only")
+    p.add_argument("--confidence-only", metavar="FILE",
+                   help="refit only the confidence and its threshold, in seconds, from the answers an earlier "
+                        "refit kept with --keep-outcomes (the rest of the model is left as it is)")
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("feedback", help="staff feedback kept by `qa serve`",

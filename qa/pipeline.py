@@ -14,10 +14,11 @@ from qa.embed import Embedder, wordpiece_vocabulary
 from qa.index import Index, IndexNotReady, current_version, index_embedder, load_index
 from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
-from qa.reader.asks import GradeAsked
+from qa.reader.asks import GradeAsked, frame
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.reader.memory import Memory
+from qa.reader.read import ungraded_unless_answered
 from qa.retrieve import Mode, Retriever, document_matches, question_filters, rerank, validate_filters
 from qa.text import tokens
 from qa.types import Answer, Hit
@@ -121,8 +122,13 @@ class Pipeline:
             relaxed = sorted(stated)
             hits = retriever.search(question, pool, {k: v for k, v in applied.items() if k not in stated},
                                     mode, query_vector=vector, aliases=aliases)
-        asked = self.grade_asked.asks(vectors[1]) if asks_grade is None else asks_grade
-        q = analyse(question, retriever.index.authority_words(), named, asked, aliases)
+        q = analyse(question, retriever.index.authority_words(), named, asks_grade is not False, aliases)
+        ungraded = None
+        if asks_grade is None and q.type in ("grade", "history") and self.grade_asked.model is not None:
+            framed = frame(question, q.area, retriever.index.authority_words())
+            if not self.grade_asked.asks(self.embedder.encode([framed])[0]):  # it names a grade, asks something else
+                ungraded = ungraded_unless_answered(q)
+                q = analyse(question, retriever.index.authority_words(), named, False, aliases)
         scope = retriever.allowed_rows(applied)
         share, named = unknown_share(q, retriever.index, aliases, scope)
         answering = self.answer_encoder.encode([question])[0] if self.answer_encoder is not None else None
@@ -132,7 +138,7 @@ class Pipeline:
         context = Context(q, hits, retriever.index, vectors[0], tokens, aliases, applied, scope, share, named,
                           vectors[1], retriever.word_vectors(question), answering,
                           self.memory.recall(vectors[1], self.memory_exclude | memory_exclude,
-                                             _documents_in_scope(retriever.index, applied)), wider)
+                                             _documents_in_scope(retriever.index, applied)), wider, ungraded)
         return context, applied, relaxed
 
     @staticmethod

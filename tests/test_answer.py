@@ -107,6 +107,19 @@ def test_a_grade_of_something_no_judgement_grades_is_not_given(pipeline, questio
     assert reply["notice"] == f"The reports give no grade for {named}."
 
 
+def test_the_no_grade_notice_is_kept_for_when_the_sentence_reader_finds_nothing_unless_a_grade_is_named():
+    """When the grade-asked model reads a grade-worded question as asking something else, the sentence reader
+    tries it; if it finds nothing, the reply still says why: no judgement grades what was named. A question that
+    names a grade asks about something else, and no grade is missing."""
+    from qa.question import analyse
+    from qa.reader.read import ungraded_unless_answered
+
+    assert ungraded_unless_answered(analyse("What rating did the school nurses get?")) == \
+        "The reports give no grade for school nurses."
+    assert ungraded_unless_answered(analyse("What did the school nurses say after the inadequate rating?")) is None
+    assert ungraded_unless_answered(analyse("How were care leavers rated?")) is None  # a graded area
+
+
 @pytest.mark.parametrize("question", [
     "Honestly, how were care leavers graded in 2024? Just curious",
     "I'm new here - what did Ofsted rate care leavers in the summer 2024 inspection?",

@@ -70,7 +70,7 @@ class Reader:
             return Reading(None, None, False, ungraded)
         found = self.best(ctx)
         if found is None:
-            return Reading(None, None, False)
+            return Reading(None, None, False, ctx.ungraded)
         answer, hit = found
         if lacks_asked_type(ctx.question, answer, self.model.type_gates):
             # a question asking for a grade, a number, an amount or a contact detail is not answered by a sentence
@@ -78,7 +78,8 @@ class Reader:
             return Reading(answer, hit, False, f"The reports searched give no {ASKED_FOR[ctx.question.type]} for this.")
         # a question that names something no report in scope names ('Camden', 'Manchester') is about
         # something else: whatever sentence comes closest is offered as a candidate, never as the answer
-        return Reading(answer, hit, answer.confidence >= self.model.threshold and not ctx.unknown_name)
+        given = answer.confidence >= self.model.threshold and not ctx.unknown_name
+        return Reading(answer, hit, given, None if given else ctx.ungraded)
 
     def best(self, ctx: Context) -> tuple[Answer, Hit] | None:
         """The best answer with its confidence (threshold not applied)."""
@@ -221,6 +222,14 @@ def not_graded(q: Question) -> str | None:
     if not topics:
         return None
     return f"The reports give no grade for {_phrase_of(q.text, set(topics))}."
+
+
+def ungraded_unless_answered(q: Question) -> str | None:
+    """The notice `not_graded` gives for a question the rules read as asking for a grade ('What rating did the
+    fostering panel get?'), kept for when the grade-asked model reads it as asking something else and the
+    sentence reader then finds no answer: the reply says why there is none. None when the question names a
+    grade ('after the inadequate rating'): it asks about something else, and no grade is missing."""
+    return None if q.words & GRADE_NAMES else not_graded(q)
 
 
 def _phrase_of(text: str, stems: set[str]) -> str:

@@ -60,6 +60,9 @@ class Context:
     # question in everyday words often shares no word and little meaning with the reports' wording, which the
     # encoder, fitted on such questions, bridges (docs/reader.md, fourteenth session)
     wider: list[Hit] = field(default_factory=list)
+    # what to say if the reader gives no answer to a question worded as asking the grade of something no
+    # judgement grades, which the grade-asked model read as asking something else (qa.reader.read.not_graded)
+    ungraded: str | None = None
 
 
 @dataclass

@@ -124,16 +124,18 @@ def fit_grade_asked(pipeline, items) -> tuple["GradeAsked", list[bool], dict, li
     not), and for each training question its judgement by a model not fitted on it (the answerable ones out
     of fold, the rest by the final model), with how well it tells them apart, out of fold, among the
     questions the rules type as grade questions; and each question's vector and type as the pipeline reads them."""
-    from qa.reader.asks import fit, is_grade
+    from qa.reader.asks import fit, frame, is_grade
 
     contexts = [pipeline.prepare(item.question, top_k=5, asks_grade=True)[0] for item in items]
+    authorities = pipeline.index.authority_words()
+    frames = pipeline.embedder.encode([frame(c.question.text, c.question.area, authorities) for c in contexts])
     answerable = [i for i, item in enumerate(items) if item.answers and contexts[i].question_vector is not None]
-    vectors = np.stack([contexts[i].question_vector for i in answerable])
+    vectors = np.stack([frames[i] for i in answerable])
     labels = np.array([any(is_grade(a) for a in items[i].answers) for i in answerable], dtype=int)
     groups = [metrics.normalise_answer(items[i].evidence)[:60] or items[i].id for i in answerable]
     ruled = np.array([contexts[i].question.type in ("grade", "history") for i in answerable])
     model, out_of_fold, report = fit(vectors, labels, groups, ruled)
-    asks = [model.asks(c.question_vector) for c in contexts]
+    asks = [model.asks(f) for f in frames]
     for i, p in zip(answerable, out_of_fold):
         asks[i] = bool(p >= model.cut)
     return model, asks, report, [c.question_vector for c in contexts], [c.question.type for c in contexts]
@@ -374,6 +376,7 @@ def recall_cut_values(examples: list[Example], kind: str, span_min: float) -> di
             if pairs else 0.0 for cut in RECALL_CUTS}
 
 
+WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
 GATE_MIN = 10  # answers of a type that hold nothing of it, out of fold, before the type may be gated
 
 
@@ -385,16 +388,26 @@ def _holds_nothing_asked(ex: Example, o: Outcome) -> bool:
         ex.ctx.question, o.text or "", bool(o.row[F.CONFIDENCE_FEATURES.index("structured")]))
 
 
-def fit_type_gates(examples: list[Example], outcomes: list[Outcome]) -> tuple[frozenset[str], dict]:
-    """The typed question types (how many, how much, what number to ring, ...) whose answers, out of fold, were
-    never right when they held no span of the type asked for, over at least GATE_MIN such answers; with the
-    counts for every type. The reader withholds such answers (qa.reader.read.lacks_asked_type)."""
+def gate_rate(answers: int, right: int) -> float:
+    """How often an answer of a kind is right, from `right` of `answers` seen, smoothed (Laplace): 0 of 10 is
+    not taken as never, 4 of 224 not as often."""
+    return (right + 1) / (answers + 2)
+
+
+def fit_type_gates(examples: list[Example], outcomes: list[Outcome],
+                   cost: float = WRONG_COST) -> tuple[frozenset[str], dict]:
+    """The typed question types (how many, how much, what number to ring, ...) whose answers that held no span
+    of the type asked for were, out of fold and over at least GATE_MIN of them, right less often than a wrong
+    answer's `cost` allows (their smoothed rate under cost / (1 + cost), where giving them loses more than it
+    gains, as `choose_threshold` counts); with the counts for every type. The reader withholds such answers
+    (qa.reader.read.lacks_asked_type). A rule that gated only types never right out of fold flipped on one
+    right answer in two hundred (session 16, docs/reader.md)."""
     counts: dict[str, tuple[int, int]] = {}
     for ex, o in zip(examples, outcomes):
         if _holds_nothing_asked(ex, o):
             n, r = counts.get(ex.ctx.question.type, (0, 0))
             counts[ex.ctx.question.type] = (n + 1, r + int(o.right))
-    gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and r == 0)
+    gated = frozenset(t for t, (n, r) in counts.items() if n >= GATE_MIN and gate_rate(n, r) < cost / (1 + cost))
     return gated, {t: {"answers": n, "right": r} for t, (n, r) in sorted(counts.items())}
 
 
@@ -470,9 +483,6 @@ def _probabilities(models: dict[str, Linear | Boosted | Rate], outcomes: list[Ou
     the reader gave none."""
     return np.asarray([float(((models.get(o.data_kind) if o.data_kind else None) or models[o.granularity])
                              .probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in outcomes])
-
-
-WRONG_COST = 0.5  # a wrong answer costs half what a right one gains: the page shows its confidence and passages
 
 
 def choose_threshold(probabilities: list[float], right: list[bool], cost: float = WRONG_COST) -> float:
@@ -567,8 +577,91 @@ def _broken_promise(held_out: dict) -> float:
     return round(mean.get("confidently_wrong_share", 0.0) + mean.get("ece", 0.0), 3)
 
 
-def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
-    """Fit on every question of `sets`, report the cross-validated figures, save the model."""
+@dataclass
+class ConfidenceFit:
+    """The confidence stage of a refit: the model kind kept, its models, the threshold and the figures."""
+
+    kind: str
+    models: dict
+    threshold: float
+    report: dict
+    scored: dict
+    held_out: dict
+    rates: dict
+
+
+def fit_confidence_stage(outcomes: list[Outcome], sources: list[str], groups: list[str]) -> ConfidenceFit:
+    """Fit the confidence on the out-of-fold answers (each kind tried, cross-validated by `groups`; the one that
+    breaks its promise least with each set of `sources` held out kept) and choose its threshold."""
+    tried = {k: cross_validated_confidence(outcomes, groups, k) for k in CONFIDENCE_KINDS}
+    scored = {k: figures(outcomes, p, 0.0)["aurc"] for k, p in tried.items()}
+    held_out = {k: leave_one_set_out(outcomes, sources, k, groups) for k in CONFIDENCE_KINDS}
+    kind = min(CONFIDENCE_KINDS, key=lambda k: (_broken_promise(held_out[k]), scored[k]))
+    probabilities = tried[kind]
+    threshold = choose_threshold([float(p) for p in probabilities], [o.right for o in outcomes])
+    return ConfidenceFit(kind, fit_confidence(outcomes, kind), threshold,
+                         figures(outcomes, probabilities, threshold), scored, held_out, data_rates(outcomes))
+
+
+def _confidence_about(fit: ConfidenceFit) -> dict:
+    return {"confidence_chosen": fit.kind, "confidence_aurc_cross_validated": fit.scored,
+            "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in fit.held_out.items()},
+            "cross_validated": fit.report,
+            "leave_one_set_out": {k: v for k, v in fit.held_out[fit.kind].items() if k != "per_set"}}
+
+
+def _confidence_lines(fit: ConfidenceFit) -> list[str]:
+    by_set = fit.held_out[fit.kind]
+    lines = ["confidence, AURC out of fold: " + ", ".join(f"{k} {v}" for k, v in fit.scored.items())
+             + "; each set held out, confidently wrong share + ECE: "
+             + ", ".join(f"{k} {_broken_promise(v)}" for k, v in fit.held_out.items()) + f" -> {fit.kind}",
+             "answers from the reports' own data, out of fold (answers/right), judged by their rate from "
+             + str(RATE_MIN) + " on: " + (", ".join(f"{k} {r.answers}/{r.right}" for k, r in fit.rates.items())
+                                          or "none"),
+             f"threshold {fit.threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in fit.report.items())]
+    if by_set:
+        lines.append(f"each of the {by_set['sets']} sets held out in turn (what a new batch should show), mean: "
+                     + ", ".join(f"{k} {v}" for k, v in by_set["mean"].items())
+                     + "; worst set: " + ", ".join(f"{k} {v}" for k, v in by_set["worst"].items()))
+    return lines
+
+
+def save_outcomes(file: Path, outcomes: list[Outcome], sources: list[str], groups: list[str]) -> None:
+    """Keep a refit's out-of-fold answers (`qa calibrate --keep-outcomes`), from which `refit_confidence` refits
+    the confidence and its threshold in seconds instead of the hour a whole refit takes. A pickle: read only
+    files this machine wrote."""
+    import pickle
+
+    with open(file, "wb") as f:
+        pickle.dump({"outcomes": outcomes, "sources": sources, "groups": groups}, f)
+
+
+def load_outcomes(file: Path) -> tuple[list[Outcome], list[str], list[str]]:
+    import pickle
+
+    with open(file, "rb") as f:
+        kept = pickle.load(f)  # noqa: S301 - written by save_outcomes on this machine
+    return kept["outcomes"], kept["sources"], kept["groups"]
+
+
+def refit_confidence(outcomes_file: Path, path: Path = MODEL_FILE) -> str:
+    """Refit only the confidence and its threshold of the model at `path`, from the out-of-fold answers its
+    refit kept; the ranker, span scorer, memory and encoder are left as they are. The same code makes the same
+    choice inside a whole refit, so this gives what `qa calibrate` would give on the same questions."""
+    outcomes, sources, groups = load_outcomes(outcomes_file)
+    fit = fit_confidence_stage(outcomes, sources, groups)
+    model = ReaderModel.load(path)
+    if not model.fitted:
+        raise ValueError(f"no fitted reader model at {path} to refit the confidence of: run `qa calibrate`")
+    model = replace(model, confidence=fit.models, threshold=round(float(fit.threshold), 4),
+                    about=model.about | _confidence_about(fit))
+    model.save(path)
+    return "\n".join([f"{len(outcomes)} out-of-fold answers from {outcomes_file}", *_confidence_lines(fit)])
+
+
+def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE, keep_outcomes: Path | None = None) -> str:
+    """Fit on every question of `sets`, report the cross-validated figures, save the model (and, given
+    `keep_outcomes`, the out-of-fold answers there)."""
     from eval.runner import load_gold
     from qa.reader.asks import GRADE_ASKED_FILE
     from qa.reader.encoder import ADAPTERS_FILE, fingerprint, save_adapters
@@ -604,23 +697,15 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
     type_gates, gate_counts = fit_type_gates(examples, outcomes)
     outcomes = gate(examples, outcomes, type_gates)
     groups = [ex.group for ex in examples]
-    tried = {k: cross_validated_confidence(outcomes, groups, k) for k in CONFIDENCE_KINDS}
-    scored = {k: figures(outcomes, p, 0.0)["aurc"] for k, p in tried.items()}
-    held_out = {k: leave_one_set_out(outcomes, sources, k, groups) for k in CONFIDENCE_KINDS}
-    confidence_kind = min(CONFIDENCE_KINDS, key=lambda k: (_broken_promise(held_out[k]), scored[k]))
-    probabilities = tried[confidence_kind]
-    threshold = choose_threshold([float(p) for p in probabilities], [o.right for o in outcomes])
-    report = figures(outcomes, probabilities, threshold)
-    by_set = held_out[confidence_kind]
-    model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit_confidence(outcomes, confidence_kind),
-                        round(float(threshold), 4), span_min, recall_min, type_gates=type_gates,
+    if keep_outcomes is not None:
+        save_outcomes(keep_outcomes, outcomes, sources, groups)
+    fit = fit_confidence_stage(outcomes, sources, groups)
+    model = ReaderModel(fit_ranker(kind, examples), fit_span(examples), fit.models,
+                        round(float(fit.threshold), 4), span_min, recall_min, type_gates=type_gates,
                         wider_depth=WIDER_DEPTH,
                         about={"fitted_on": [s.name for s in sets], "questions": len(items), "ranker_chosen": kind,
-                               "confidence_chosen": confidence_kind, "confidence_aurc_cross_validated": scored,
-                               "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in held_out.items()},
+                               **_confidence_about(fit),
                                "ranker_top1_cross_validated": {k: round(v, 4) for k, v in top1.items()},
-                               "cross_validated": report,
-                               "leave_one_set_out": {k: v for k, v in by_set.items() if k != "per_set"},
                                "span_cut_values": span_values,
                                "recall_cut_values": recall_values, "type_gate_counts": gate_counts,
                                "memory_questions": len(memory),
@@ -645,18 +730,8 @@ def fit_and_save(pipeline, sets: list[Path], path: Path = MODEL_FILE) -> str:
              f"answer encoder alone, answering sentence first (5-fold): tuned cosine {encoder_first['tuned']:.3f}, "
              f"base cosine {encoder_first['base']:.3f}",
              "sentence ranker, answering sentence first (5-fold, by answering passage): "
-             + ", ".join(f"{k} {v:.3f}" for k, v in top1.items()) + f" -> {kind}",
-             "confidence, AURC out of fold: " + ", ".join(f"{k} {v}" for k, v in scored.items())
-             + "; each set held out, confidently wrong share + ECE: "
-             + ", ".join(f"{k} {_broken_promise(v)}" for k, v in held_out.items()) + f" -> {confidence_kind}",
-             "answers from the reports' own data, out of fold (answers/right), judged by their rate from "
-             + str(RATE_MIN) + " on: " + (", ".join(f"{k} {r.answers}/{r.right}" for k, r in data_rates(outcomes).items())
-                                          or "none"),
-             f"threshold {threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in report.items())]
-    if by_set:
-        lines.append(f"each of the {by_set['sets']} sets held out in turn (what a new batch should show), mean: "
-                     + ", ".join(f"{k} {v}" for k, v in by_set["mean"].items())
-                     + "; worst set: " + ", ".join(f"{k} {v}" for k, v in by_set["worst"].items()))
+             + ", ".join(f"{k} {v:.3f}" for k, v in top1.items()) + f" -> {kind}"]
+    lines += _confidence_lines(fit)
     return "\n".join(lines)
 
 
