@@ -101,6 +101,18 @@ def test_the_threshold_answers_when_an_answer_is_worth_its_risk():
     assert choose_threshold(probabilities, right, cost=1.0) == pytest.approx(0.75)
 
 
+def test_a_weighted_threshold_counts_each_answer_by_its_weight():
+    from qa.reader.train import choose_threshold, set_weights
+
+    probabilities = [0.9, 0.6, 0.5, 0.4]
+    right = [True, False, False, True]
+    # alike: answering down to 0.4 gains 2 - 1 = 1, as much as stopping at 0.9, which is reached first
+    assert choose_threshold(probabilities, right, cost=0.5) == pytest.approx(0.75)
+    # the last answer's set is small, so it counts for more: answering down to 0.4 is now worth it
+    assert choose_threshold(probabilities, right, cost=0.5, weights=[1, 1, 1, 3]) == pytest.approx(0.2)
+    assert set_weights(["a", "a", "b", "a"]) == pytest.approx([1 / 3, 1 / 3, 1, 1 / 3])
+
+
 def test_the_calibrated_reference_says_what_ece_a_few_answers_show_by_chance():
     import numpy as np
 

@@ -3,6 +3,8 @@ it chooses the sentence that answers, narrows to a span only for a typed questio
 one, cites both with offsets that hold, and stands behind nothing the reports do not say."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -214,6 +216,67 @@ def test_the_confidence_kept_is_the_one_that_breaks_its_promise_least_on_sets_it
     held_out = leave_one_set_out(outcomes, sources)
     mean = held_out["mean"]
     assert _broken_promise(held_out) == round(mean["confidently_wrong_share"] + mean["ece"], 3) > 0
+
+
+def test_every_threshold_rule_is_scored_on_sets_held_out_and_the_pooled_rule_is_kept_unless_beaten():
+    """Each rule's cut is chosen on the other sets and scored on the held-out one; a rule that does not beat
+    the pooled one by a clear margin is not kept, since the pooled one is what cross-validation scores."""
+    from dataclasses import replace
+
+    from qa.reader.train import RULE_MARGIN, THRESHOLD_RULES, leave_one_set_out, threshold_rule_kept
+
+    outcomes, sources = _outcomes(4)
+    pooled = leave_one_set_out(outcomes, sources)
+    balanced = leave_one_set_out(outcomes, sources, rule="set-balanced")
+    assert set(pooled["utility_by_rule"]) == set(THRESHOLD_RULES) and pooled["rule"] == "pooled"
+    assert pooled["utility_by_rule"] == balanced["utility_by_rule"]
+    assert balanced["mean"]["utility"] == pooled["utility_by_rule"]["set-balanced"]
+    # a set-balanced cut, too, never reads the held-out set's labels
+    flipped = [replace(o, right=not o.right) if s == "set-0" else o for o, s in zip(outcomes, sources)]
+    after = leave_one_set_out(flipped, sources, rule="set-balanced")
+    assert after["per_set"]["set-0"]["threshold"] == balanced["per_set"]["set-0"]["threshold"]
+    near = {"pooled": 0.30, "set-balanced": 0.30 + RULE_MARGIN / 2, "held-out": 0.29}
+    assert threshold_rule_kept({"utility_by_rule": near}) == "pooled"
+    clear = near | {"held-out": 0.30 + 2 * RULE_MARGIN}
+    assert threshold_rule_kept({"utility_by_rule": clear}) == "held-out"
+    assert threshold_rule_kept({}) == "pooled"
+
+
+def test_the_confidence_is_refitted_from_a_refits_kept_answers_and_the_rest_of_the_reader_is_left_alone(tmp_path):
+    """`qa calibrate --keep-outcomes` keeps the out-of-fold answers; `--confidence-only` refits the confidence
+    and its threshold from them on the shipped reader's files and leaves its ranker as it was."""
+    import shutil
+
+    import qa.reader as reader_package
+    from qa.reader.model import ReaderModel
+    from qa.reader.train import load_outcomes, refit_confidence, save_outcomes
+
+    shipped = Path(reader_package.__file__).parent
+    for f in shipped.iterdir():
+        if f.suffix in (".json", ".txt", ".npz"):
+            shutil.copy(f, tmp_path / f.name)
+    ranker_before = (tmp_path / "ranker.txt").read_text()
+    outcomes, sources = _outcomes(6)
+    groups = [str(i // 3) for i in range(len(outcomes))]
+    save_outcomes(tmp_path / "kept.pkl", outcomes, sources, groups)
+    again, again_sources, again_groups = load_outcomes(tmp_path / "kept.pkl")
+    assert again_sources == sources and again_groups == groups and [o.right for o in again] == [o.right for o in outcomes]
+    report = refit_confidence(tmp_path / "kept.pkl", tmp_path / "model.json")
+    assert f"{len(outcomes)} out-of-fold answers" in report and "threshold rules" in report
+    refitted = ReaderModel.load(tmp_path / "model.json")
+    assert refitted.fitted and (tmp_path / "ranker.txt").read_text() == ranker_before
+    assert refitted.about["threshold_rule"] in ("pooled", "set-balanced", "held-out")
+    assert refitted.about["cross_validated"]["questions"] == len(outcomes)
+    assert refitted.about["questions"] == ReaderModel.load(shipped / "model.json").about["questions"]
+
+
+def test_refitting_the_confidence_without_kept_answers_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "qa", "calibrate", "--confidence-only",
+                           str(tmp_path / "missing.pkl")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "no kept answers" in done.stderr
 
 
 def test_a_boosted_confidence_is_saved_and_loaded_with_the_reader(tmp_path):

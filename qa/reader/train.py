@@ -485,19 +485,73 @@ def _probabilities(models: dict[str, Linear | Boosted | Rate], outcomes: list[Ou
                              .probability(o.row)[0]) if o.granularity != "none" else 0.0 for o in outcomes])
 
 
-def choose_threshold(probabilities: list[float], right: list[bool], cost: float = WRONG_COST) -> float:
+def choose_threshold(probabilities: list[float], right: list[bool], cost: float = WRONG_COST,
+                     weights: list[float] | None = None) -> float:
     """The confidence cut that maximises right answers less `cost` times wrong ones (an answer to an
-    unanswerable question is wrong; abstaining scores 0), halfway between the last answer given and the next."""
+    unanswerable question is wrong; abstaining scores 0), each answer counted by its weight (default 1),
+    halfway between the last answer given and the next."""
     order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
     best, at, total = 0.0, 0, 0.0
     for count, i in enumerate(order, start=1):
-        total += 1.0 if right[i] else -cost
+        total += (1.0 if right[i] else -cost) * (weights[i] if weights is not None else 1.0)
         if total > best:
             best, at = total, count
     if at == 0:
         return float(probabilities[order[0]] + 1e-6) if order else 1.0
     below = probabilities[order[at]] if at < len(order) else 0.0
     return float((probabilities[order[at - 1]] + below) / 2)
+
+
+def set_weights(sources: list[str]) -> list[float]:
+    """Each answer's weight when every set counts alike: one over the size of its set."""
+    sizes: dict[str, int] = {}
+    for s in sources:
+        sizes[s] = sizes.get(s, 0) + 1
+    return [1.0 / sizes[s] for s in sources]
+
+
+# How the threshold is chosen, each rule maximising right answers less WRONG_COST times wrong ones:
+# - pooled: over every out-of-fold answer alike, as cross-validation scores them;
+# - set-balanced: the same with every set (one writer, one kind of user) counting alike, so that the many
+#   answers of a few large sets do not set the cut a new batch is answered at;
+# - held-out: the same, set-balanced, over each set's confidences from a model fitted without that set, which
+#   is how a new batch's answers are scored (a new writer's answers run less sure than those of a writer whose
+#   other questions the model saw).
+# The rule kept is the one whose cut, chosen on the other sets, serves each set held out in turn best.
+THRESHOLD_RULES = ("pooled", "set-balanced", "held-out")
+RULE_MARGIN = 0.005  # mean utility a question by which another rule must beat the pooled one to be kept
+
+
+def threshold_by_rule(rule: str, cross_validated: list[float], held: list[float], right: list[bool],
+                      sources: list[str]) -> float:
+    """The cut `rule` chooses from the answers' cross-validated and held-out-set confidences."""
+    if rule == "pooled":
+        return choose_threshold(cross_validated, right)
+    if rule == "set-balanced":
+        return choose_threshold(cross_validated, right, weights=set_weights(sources))
+    if rule == "held-out":
+        return choose_threshold(held, right, weights=set_weights(sources))
+    raise ValueError(f"unknown threshold rule {rule!r}")
+
+
+def utility(outcomes: list[Outcome], probabilities: np.ndarray, threshold: float, cost: float = WRONG_COST) -> float:
+    """What the answers given at `threshold` are worth a question: +1 right, -`cost` wrong (or an answer to an
+    unanswerable question), 0 abstained."""
+    given = [o.right for p, o in zip(probabilities, outcomes) if o.granularity != "none" and p >= threshold]
+    return (sum(given) - cost * (len(given) - sum(given))) / len(outcomes) if outcomes else 0.0
+
+
+def held_out_probabilities(outcomes: list[Outcome], sources: list[str], kind: str = "linear") -> np.ndarray:
+    """Each set's answers scored by a confidence fitted on the other sets alone (0 for a set the others cannot
+    fit a confidence for)."""
+    probabilities = np.zeros(len(outcomes))
+    for name in sorted(set(sources)):
+        rest = [o for o, s in zip(outcomes, sources) if s != name]
+        if len({o.right for o in rest if o.granularity != "none"}) < 2:
+            continue
+        at = [i for i, s in enumerate(sources) if s == name]
+        probabilities[at] = _probabilities(fit_confidence(rest, kind), [outcomes[i] for i in at])
+    return probabilities
 
 
 def figures(outcomes: list[Outcome], probabilities: np.ndarray, threshold: float) -> dict:
@@ -527,30 +581,36 @@ def figures(outcomes: list[Outcome], probabilities: np.ndarray, threshold: float
 
 
 def leave_one_set_out(outcomes: list[Outcome], sources: list[str], kind: str = "linear",
-                      groups: list[str] | None = None) -> dict:
+                      groups: list[str] | None = None, rule: str = "pooled") -> dict:
     """The figures one new question batch should show: each set (one writer, one kind of user) held out in
     turn, the confidence and its threshold fitted on the other sets' out-of-fold answers, the held-out set
     scored as `qa eval` scores an untouched batch; the mean over sets, the worst set, and the ECE a
     perfectly calibrated reader would show on each set's answers (ECE is biased upwards on a few dozen).
-    The threshold is chosen as the shipped one is: on the other sets' cross-validated confidences (by
-    `groups`, else one group an answer), never on a model's confidences in the answers it was fitted on,
-    which run higher and would score the held-out set at a stricter cut than the service uses."""
+    The threshold is chosen by `rule` (THRESHOLD_RULES) as the shipped one is: on the other sets'
+    cross-validated confidences (by `groups`, else one group an answer) or their held-out-set ones, never on a
+    model's confidences in the answers it was fitted on, which run higher and would score the held-out set at
+    a stricter cut than the service uses. `utility_by_rule` gives, for every rule, the mean over sets of what
+    the held-out set's answers are worth a question at the cut that rule chose on the other sets. (The held-out
+    rule reads the other sets' held-out-set confidences, whose models saw this set: one set of many.)"""
     names = sorted(set(sources))
     if len(names) < 2:
         return {}
     groups = groups if groups is not None else [str(i) for i in range(len(outcomes))]
-    per_set = {}
+    held_all = held_out_probabilities(outcomes, sources, kind)
+    per_set, worth = {}, {r: [] for r in THRESHOLD_RULES}
     for name in names:
-        held = [o for o, s in zip(outcomes, sources) if s == name]
-        rest = [o for o, s in zip(outcomes, sources) if s != name]
-        given = [o for o in rest if o.granularity != "none"]
-        if len({o.right for o in given}) < 2:
+        at = [i for i, s in enumerate(sources) if s == name]
+        others = [i for i, s in enumerate(sources) if s != name]
+        held, rest = [outcomes[i] for i in at], [outcomes[i] for i in others]
+        if len({o.right for o in rest if o.granularity != "none"}) < 2:
             continue
-        model = fit_confidence(rest, kind)
-        rest_groups = [g for g, s in zip(groups, sources) if s != name]
-        threshold = choose_threshold([float(p) for p in cross_validated_confidence(rest, rest_groups, kind)],
-                                     [o.right for o in rest])
-        held_p = _probabilities(model, held)
+        rest_cv = [float(p) for p in cross_validated_confidence(rest, [groups[i] for i in others], kind)]
+        cuts = {r: threshold_by_rule(r, rest_cv, [float(held_all[i]) for i in others], [o.right for o in rest],
+                                     [sources[i] for i in others]) for r in THRESHOLD_RULES}
+        held_p = held_all[at]
+        for r, cut in cuts.items():
+            worth[r].append(utility(held, held_p, cut))
+        threshold = cuts[rule]
         row = figures(held, held_p, threshold)
         row["threshold"] = round(float(threshold), 4)
         answered = [(float(p), o.right) for p, o in zip(held_p, held) if o.granularity != "none" and p >= threshold]
@@ -558,14 +618,26 @@ def leave_one_set_out(outcomes: list[Outcome], sources: list[str], kind: str = "
         row["ece_if_calibrated"] = round(metrics.ece_if_calibrated([p for p, _ in answered])["mean"], 4)
         row["confidently_wrong_share"] = round(row["confidently_wrong"] / row["answers_given"], 4) \
             if row["answers_given"] else 0.0
+        row["utility"] = round(worth[rule][-1], 4)
         per_set[name] = row
     keys = ("answerable_holds", "answerable_f1", "answerable_answered", "unanswerable_abstained",
-            "confidently_wrong_share", "ece", "ece_if_calibrated")
-    return {"sets": len(per_set),
+            "confidently_wrong_share", "ece", "ece_if_calibrated", "utility")
+    return {"sets": len(per_set), "rule": rule,
             "mean": {k: round(float(np.mean([r[k] for r in per_set.values()])), 4) for k in keys},
             "worst": {k: round(float(max(r[k] for r in per_set.values()) if k.startswith(("confidently", "ece"))
                                      else min(r[k] for r in per_set.values())), 4) for k in keys},
+            "utility_by_rule": {r: round(float(np.mean(v)), 4) for r, v in worth.items()},
             "per_set": per_set}
+
+
+def threshold_rule_kept(held_out: dict) -> str:
+    """The threshold rule that serves sets held out best, the pooled one unless another beats it by
+    RULE_MARGIN."""
+    worth = held_out.get("utility_by_rule", {})
+    if not worth:
+        return "pooled"
+    best = max(THRESHOLD_RULES, key=lambda r: worth[r])
+    return best if worth[best] >= worth["pooled"] + RULE_MARGIN else "pooled"
 
 
 def _broken_promise(held_out: dict) -> float:
@@ -588,6 +660,7 @@ class ConfidenceFit:
     scored: dict
     held_out: dict
     rates: dict
+    rule: str = "pooled"
 
 
 def fit_confidence_stage(outcomes: list[Outcome], sources: list[str], groups: list[str]) -> ConfidenceFit:
@@ -598,15 +671,21 @@ def fit_confidence_stage(outcomes: list[Outcome], sources: list[str], groups: li
     held_out = {k: leave_one_set_out(outcomes, sources, k, groups) for k in CONFIDENCE_KINDS}
     kind = min(CONFIDENCE_KINDS, key=lambda k: (_broken_promise(held_out[k]), scored[k]))
     probabilities = tried[kind]
-    threshold = choose_threshold([float(p) for p in probabilities], [o.right for o in outcomes])
+    rule = threshold_rule_kept(held_out[kind])
+    if rule != "pooled":  # the held-out figures reported are those at the cut this rule chooses
+        held_out[kind] = leave_one_set_out(outcomes, sources, kind, groups, rule)
+    held = held_out_probabilities(outcomes, sources, kind) if rule == "held-out" else probabilities
+    threshold = threshold_by_rule(rule, [float(p) for p in probabilities], [float(p) for p in held],
+                                  [o.right for o in outcomes], sources)
     return ConfidenceFit(kind, fit_confidence(outcomes, kind), threshold,
-                         figures(outcomes, probabilities, threshold), scored, held_out, data_rates(outcomes))
+                         figures(outcomes, probabilities, threshold), scored, held_out, data_rates(outcomes), rule)
 
 
 def _confidence_about(fit: ConfidenceFit) -> dict:
     return {"confidence_chosen": fit.kind, "confidence_aurc_cross_validated": fit.scored,
             "confidence_broken_promise_held_out": {k: _broken_promise(v) for k, v in fit.held_out.items()},
-            "cross_validated": fit.report,
+            "cross_validated": fit.report, "threshold_rule": fit.rule,
+            "threshold_rules_held_out_utility": fit.held_out[fit.kind].get("utility_by_rule", {}),
             "leave_one_set_out": {k: v for k, v in fit.held_out[fit.kind].items() if k != "per_set"}}
 
 
@@ -618,6 +697,9 @@ def _confidence_lines(fit: ConfidenceFit) -> list[str]:
              "answers from the reports' own data, out of fold (answers/right), judged by their rate from "
              + str(RATE_MIN) + " on: " + (", ".join(f"{k} {r.answers}/{r.right}" for k, r in fit.rates.items())
                                           or "none"),
+             "threshold rules, what each set held out is worth a question at the cut chosen on the others: "
+             + ", ".join(f"{k} {v}" for k, v in fit.held_out[fit.kind].get("utility_by_rule", {}).items())
+             + f" -> {fit.rule}",
              f"threshold {fit.threshold:.3f}; cross-validated: " + ", ".join(f"{k} {v}" for k, v in fit.report.items())]
     if by_set:
         lines.append(f"each of the {by_set['sets']} sets held out in turn (what a new batch should show), mean: "
