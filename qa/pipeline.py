@@ -14,7 +14,7 @@ from qa.embed import Embedder, wordpiece_vocabulary
 from qa.index import Index, IndexNotReady, current_version, index_embedder, load_index
 from qa.question import analyse
 from qa.reader import READ_DEPTH, Context, Reader, Reading
-from qa.reader.asks import GradeAsked, frame
+from qa.reader.asks import GradeAsked
 from qa.reader.encoder import current_fingerprint
 from qa.reader.features import QuestionTokens, unknown_share
 from qa.reader.memory import Memory
@@ -125,8 +125,9 @@ class Pipeline:
         q = analyse(question, retriever.index.authority_words(), named, asks_grade is not False, aliases)
         ungraded = None
         if asks_grade is None and q.type in ("grade", "history") and self.grade_asked.model is not None:
-            framed = frame(question, q.area, retriever.index.authority_words())
-            if not self.grade_asked.asks(self.embedder.encode([framed])[0]):  # it names a grade, asks something else
+            vector = self.grade_asked.vector(question, q.area, retriever.index.authority_words(), self.embedder,
+                                             vectors[1])
+            if not self.grade_asked.asks(vector):  # it names a grade and asks something else
                 ungraded = ungraded_unless_answered(q)
                 q = analyse(question, retriever.index.authority_words(), named, False, aliases)
         scope = retriever.allowed_rows(applied)

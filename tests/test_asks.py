@@ -48,15 +48,35 @@ def test_the_fit_separates_what_it_can_and_keeps_its_cut(tmp_path):
 @pytest.mark.parametrize("question, asks", [
     ("What grade did the fostering service get in 2024?", True),
     ("How was the help for children who need protection rated?", True),
-    # no judgement grades it, so no grade answers it (the model's label): the sentence reader gives inspectors'
-    # words about it, as the training sets' writers answered 'how did inspectors rate the front door?'
-    ("How was the help for disabled children rated?", False),
     ("What did the council say about staffing after the inadequate rating?", False),
     ("What colours does the BRAG rating use?", False),
 ])
 def test_the_shipped_model_tells_asking_for_a_grade_from_naming_one(embedder, question, asks):
-    vector = embedder.encode([frame(question, analyse(question).area)])[0]
-    assert GradeAsked.load().asks(vector) is asks
+    model = GradeAsked.load()
+    vector = model.vector(question, analyse(question).area, frozenset(), embedder, embedder.encode([question])[0])
+    assert model.asks(vector) is asks
+
+
+def test_a_model_is_asked_on_what_it_was_fitted_on(tmp_path, embedder):
+    """A model fitted on frames says so in its file and is asked on the frame; a file that says nothing was
+    fitted on whole questions (before the frame) and is asked on the whole question."""
+    import json
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 4))
+    labels = (vectors[:, 0] > 0).astype(int)
+    model, _, _ = fit(vectors, labels, [str(i) for i in range(40)], np.ones(40, dtype=bool))
+    model.save(tmp_path / "asked.json")
+    assert GradeAsked.load(tmp_path / "asked.json").reads == "frame"
+    data = json.loads((tmp_path / "asked.json").read_text())
+    del data["reads"]
+    (tmp_path / "asked.json").write_text(json.dumps(data))
+    older = GradeAsked.load(tmp_path / "asked.json")
+    assert older.reads == "question"
+    whole = np.ones(3)
+    assert older.vector("How were care leavers judged?", "care leavers", frozenset(), embedder, whole) is whole
+    framed = model.vector("How were care leavers judged?", "care leavers", frozenset(), embedder, whole)
+    assert np.allclose(framed, embedder.encode(["How were judged"])[0])
 
 
 @pytest.mark.parametrize("question, framed", [

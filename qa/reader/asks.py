@@ -62,6 +62,14 @@ class GradeAsked:
 
     model: Linear | None = None
     cut: float = 0.5
+    # what it was fitted on, and so must be asked on: "frame" (the question's frame, `frame`) or "question"
+    # (the whole question's embedding, as models fitted before the frame read; their files name nothing)
+    reads: str = "frame"
+
+    def vector(self, question: str, area: str | None, authorities: frozenset[str], embedder,
+               whole: np.ndarray | None) -> np.ndarray | None:
+        """The embedding this model is asked on: of the question's frame, or the whole question's (`whole`)."""
+        return embedder.encode([frame(question, area, authorities)])[0] if self.reads == "frame" else whole
 
     def probability(self, vector: np.ndarray | None) -> float:
         if self.model is None or vector is None:
@@ -74,7 +82,7 @@ class GradeAsked:
     def save(self, path: Path = GRADE_ASKED_FILE, about: dict | None = None) -> None:
         if self.model is None:
             raise ValueError("no fitted model to save")
-        data = {"model": self.model.to_json(), "cut": self.cut,
+        data = {"model": self.model.to_json(), "cut": self.cut, "reads": self.reads,
                 "note": "fitted by `qa calibrate`; do not edit by hand"} | (about or {})
         path.write_text(json.dumps(data) + "\n", encoding="utf-8")
 
@@ -85,7 +93,7 @@ class GradeAsked:
                         path)
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(Linear.from_json(data["model"]), float(data["cut"]))
+        return cls(Linear.from_json(data["model"]), float(data["cut"]), data.get("reads", "question"))
 
 
 def fit(vectors: np.ndarray, labels: np.ndarray, groups: list[str], ruled: np.ndarray,
