@@ -13,7 +13,8 @@ about. Fitted on the whole question, the model learnt from one council's questio
 judged' was usually asked of something else (when, who, after), and a new council's plain 'How were care
 leavers in Eastmoor judged?' fell under its cut. Out of fold on the 3,114 answerable training questions of
 session 17 the frame erred on 16 of the 274 rule-typed ones where the whole question erred on 20, with log
-loss 0.43 against 0.65 (docs/reader.md).
+loss 0.43 against 0.65 (docs/reader.md). A model's file says what it reads (`GradeAsked.reads`): the one
+shipped today was fitted before the frame and reads the whole question; `qa calibrate` fits on frames.
 
 Without a fitted model every grade-worded question is taken to ask for a grade, as the rules alone did.
 """
