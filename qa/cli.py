@@ -266,7 +266,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-outcomes", metavar="FILE",
                    help="also save the out-of-fold answers to FILE, for --confidence-only")
     p.add_argument("--confidence-only", metavar="FILE",
-                   help="refit only the confidence and its threshold, in seconds, from the answers an earlier "
+                   help="refit only the confidence and its threshold, in minutes, from the answers an earlier "
                         "refit kept with --keep-outcomes (the rest of the model is left as it is)")
     p.set_defaults(func=cmd_calibrate)
 

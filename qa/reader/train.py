@@ -504,9 +504,9 @@ def choose_threshold(probabilities: list[float], right: list[bool], cost: float 
 
 def set_weights(sources: list[str]) -> list[float]:
     """Each answer's weight when every set counts alike: one over the size of its set."""
-    sizes: dict[str, int] = {}
-    for s in sources:
-        sizes[s] = sizes.get(s, 0) + 1
+    from collections import Counter
+
+    sizes = Counter(sources)
     return [1.0 / sizes[s] for s in sources]
 
 
@@ -710,7 +710,7 @@ def _confidence_lines(fit: ConfidenceFit) -> list[str]:
 
 def save_outcomes(file: Path, outcomes: list[Outcome], sources: list[str], groups: list[str]) -> None:
     """Keep a refit's out-of-fold answers (`qa calibrate --keep-outcomes`), from which `refit_confidence` refits
-    the confidence and its threshold in seconds instead of the hour a whole refit takes. A pickle: read only
+    the confidence and its threshold in a few minutes instead of the hour a whole refit takes. A pickle: read only
     files this machine wrote."""
     import pickle
 
